@@ -81,3 +81,37 @@ impl Credentials {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "ExampleSecretKey0123456789abcdef";
+    const TOKEN: &str = "CAIS-example-token";
+
+    #[test]
+    fn secret_debug_and_display_are_redacted() {
+        let secret = AccessKeySecret::new(SECRET);
+        assert!(!format!("{secret:?}").contains(SECRET));
+        assert!(!format!("{secret:#?}").contains(SECRET));
+        assert!(!format!("{secret}").contains(SECRET));
+        assert_eq!(secret.expose(), SECRET);
+    }
+
+    #[test]
+    fn token_debug_and_display_are_redacted() {
+        let token = SecurityToken::new(TOKEN);
+        assert!(!format!("{token:?}").contains(TOKEN));
+        assert!(!format!("{token}").contains(TOKEN));
+        assert_eq!(token.expose(), TOKEN);
+    }
+
+    #[test]
+    fn credentials_debug_shows_only_key_id() {
+        let credentials = Credentials::new("LTAI5tExampleKeyId", SECRET).with_security_token(TOKEN);
+        let debug = format!("{credentials:?}");
+        assert!(debug.contains("LTAI5tExampleKeyId"));
+        assert!(!debug.contains(SECRET));
+        assert!(!debug.contains(TOKEN));
+    }
+}
