@@ -1,0 +1,1 @@
+//! Form and presigned-URL authentication.
