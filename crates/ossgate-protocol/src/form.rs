@@ -115,7 +115,7 @@ impl FormSigner {
         &self.credentials.access_key_id
     }
 
-    /// The region V4 signs for, without the `oss-` prefix.
+    /// Returns the region V4 signs for, without the `oss-` prefix.
     pub fn region(&self) -> &str {
         &self.region
     }

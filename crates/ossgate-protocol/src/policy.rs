@@ -5,10 +5,10 @@
 //! from any valid JSON with OSS's error messages, and evaluated against a form
 //! the way OSS evaluates it.
 //!
-//! Serialising a parsed policy does not reproduce the bytes it was parsed from
-//! in general (key order, spacing, escapes and the expiration's fraction
-//! differ), so a signature is always checked over the base64 text the form
-//! carried, never over a re-serialisation.
+//! Serialising a parsed policy does not in general reproduce the bytes it was
+//! parsed from, because key order, spacing, escapes and the expiration's
+//! fraction may differ. A signature is therefore checked over the base64 text
+//! the form carried, never over a re-serialisation.
 
 use std::fmt::Write as _;
 
@@ -77,11 +77,12 @@ impl PolicyError {
     /// OSS's `EC` error-detail code for this error, where one is known.
     ///
     /// OSS documents four codes for the expiration field: 0006-00000208 for a
-    /// missing one (its help page says so) and 209, 210 and 211 for the other
+    /// missing one (as its help page documents) and 209, 210 and 211 for the other
     /// expiration faults. The mapping of those three is ours: 209 for a value
     /// that is not a string, 210 for an empty string, 211 for a string that is
     /// not an ISO 8601 instant. 0006-00000224 is OSS's code for a condition
-    /// argument of the wrong type.
+    /// element of the wrong type, and is used here for every malformed
+    /// condition.
     // NOTE: the help pages for 209 to 211 were not available, so their order above is an assumption.
     pub fn ec(&self) -> Option<&'static str> {
         match self {
@@ -339,7 +340,7 @@ impl Policy {
     ///
     /// Field names match case-insensitively. A condition whose field is
     /// absent from the form fails, `not-in` included. Conditions on `bucket`
-    /// are compared with a `bucket` field; a receiver that knows the bucket
+    /// are compared with a `bucket` field; a receiver that has the bucket
     /// from the request should call [`Policy::evaluate_in_bucket`] instead, so
     /// that a form cannot choose the bucket the condition sees.
     ///

@@ -30,9 +30,9 @@ pub struct ObjectLocation<'a> {
 /// `region` is used by V4 only.
 ///
 /// V1 adds `OSSAccessKeyId`, `Expires` (Unix seconds) and `Signature`, the
-/// base64 HMAC-SHA1 of `GET\n\n\n<Expires>\n/<bucket>/<key>`; with STS
-/// credentials the resource ends in `?security-token=<token>` and the token
-/// is sent as `security-token`. V4 adds `x-oss-signature-version`,
+/// base64 HMAC-SHA1 of `GET\n\n\n<Expires>\n/<bucket>/<key>`. With STS
+/// credentials the signed resource ends in `?security-token=<token>`, and the
+/// token is sent as the `security-token` parameter. V4 adds `x-oss-signature-version`,
 /// `x-oss-credential`, `x-oss-date`, `x-oss-expires` (seconds, at most 7
 /// days), `x-oss-security-token` for STS, and last `x-oss-signature`, the hex
 /// signature of a canonical request whose query is all the other parameters,
@@ -70,7 +70,7 @@ pub fn presign_get(
     url
 }
 
-/// The longest validity OSS allows for a V4 presigned URL: 7 days.
+/// The maximum validity OSS allows for a V4 presigned URL: 7 days.
 pub const MAX_V4_EXPIRES_SECS: u64 = 7 * 24 * 3600;
 
 /// How far in the future an `x-oss-date` may lie, for clock skew: 15 minutes.

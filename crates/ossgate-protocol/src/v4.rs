@@ -77,7 +77,7 @@ impl Credential {
         }
     }
 
-    /// The `<yyyymmdd>/<region>/oss/aliyun_v4_request` part.
+    /// Returns the `<yyyymmdd>/<region>/oss/aliyun_v4_request` part.
     pub fn scope(&self) -> String {
         format!(
             "{}/{}/{SERVICE}/{SCOPE_TERMINATOR}",
@@ -189,21 +189,21 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
-/// The number of signing keys a [`SigningKeyCache`] holds before it evicts.
+/// The maximum number of signing keys a [`SigningKeyCache`] stores.
 /// One key serves one secret, region and day, so a server signing for a few
 /// regions needs a handful; the bound only stops unbounded growth.
 const SIGNING_KEY_CACHE_CAPACITY: usize = 64;
 
-/// The cache key: the SHA-256 of the secret (so the map never holds the
-/// secret itself), the date and the normalised region.
+/// The cache key: the SHA-256 of the secret (so the map never contains
+/// the secret itself), the date and the normalised region.
 type CacheKey = ([u8; 32], NaiveDate, String);
 
 /// Caches signing keys per (secret, date, region), so that signing many forms
 /// in one day derives the key once. Safe to share between threads.
 ///
 /// Entries are keyed by the SHA-256 of the secret, not the secret. The cache
-/// holds at most 64 keys: when it is full, keys for dates before the requested
-/// one are dropped, and if that frees nothing the whole cache is cleared.
+/// stores at most 64 keys. When it is full, keys for dates before the
+/// requested one are dropped, and if that frees nothing the cache is cleared.
 #[derive(Default)]
 pub struct SigningKeyCache {
     keys: Mutex<HashMap<CacheKey, SigningKey>>,
@@ -247,7 +247,7 @@ impl SigningKeyCache {
         key
     }
 
-    /// The number of keys held.
+    /// Returns the number of keys stored.
     pub fn len(&self) -> usize {
         self.lock().len()
     }
