@@ -452,6 +452,8 @@ fn parse_expiration(text: &str) -> Result<DateTime<Utc>, PolicyError> {
 fn parse_condition(item: &Value) -> Result<Condition, PolicyError> {
     match item {
         Value::Object(members) => {
+            // NOTE: serde_json keeps only the last of duplicated keys, so
+            // `{"key":"a","key":"b"}` counts as one property here.
             if members.len() != 1 {
                 return Err(PolicyError::SimpleConditionProperties);
             }

@@ -1,12 +1,323 @@
-//! `ossgate policy sign` and `ossgate policy check`.
+//! `ossgate policy sign` and `ossgate policy check`: offline tools for the
+//! question "why does OSS reject my form?".
+//!
+//! `sign` signs exactly the policy bytes it is given, so its output can be
+//! compared with what another signer produced. `check` evaluates a form
+//! against a policy the way OSS does and prints OSS's message. Exit codes:
+//! 0 success, 1 the form does not satisfy the policy, 2 a usage or input
+//! error.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use anyhow::{anyhow, bail, Context as _};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use ossgate_protocol::form::{field, sign_policy_v1, sign_policy_v4};
+use ossgate_protocol::v4::{self, Credential, SigningKey};
+use ossgate_protocol::{AccessKeySecret, Condition, FormFields, Policy};
+
+/// The environment variables the secret is read from, in order.
+const SECRET_VARIABLES: [&str; 2] = ["OSS_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"];
 
 #[derive(Debug, Subcommand)]
-pub enum PolicyCommand {}
+pub enum PolicyCommand {
+    /// Sign a policy and print the form fields as one JSON object.
+    ///
+    /// The AccessKey secret is read from OSS_ACCESS_KEY_SECRET or
+    /// ALIBABA_CLOUD_ACCESS_KEY_SECRET, never from an argument.
+    Sign(SignArgs),
+    /// Check whether a form satisfies a policy, with OSS's message when not.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// File with the policy JSON; its bytes are signed as they are, without re-serialisation.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "policy_base64",
+        required_unless_present = "policy_base64"
+    )]
+    policy_file: Option<PathBuf>,
+    /// The `policy` form field (standard base64), signed as given.
+    #[arg(long, value_name = "B64")]
+    policy_base64: Option<String>,
+    /// The AccessKeyId the form is sent with.
+    #[arg(long, value_name = "ID")]
+    access_key_id: String,
+    /// The signature version: 1 (HMAC-SHA1) or 4 (OSS4-HMAC-SHA256).
+    #[arg(long, value_name = "VERSION")]
+    signature_version: Version,
+    /// The bucket's region for V4, such as cn-hangzhou or oss-cn-hangzhou.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// The V4 signing instant in UTC, written YYYYMMDDTHHMMSSZ; defaults to now.
+    #[arg(long, value_name = "YYYYMMDDTHHMMSSZ")]
+    date: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Version {
+    #[value(name = "1")]
+    V1,
+    #[value(name = "4")]
+    V4,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The `policy` form field (standard base64).
+    #[arg(long, value_name = "B64")]
+    policy_base64: String,
+    /// JSON file with the form fields as one object, such as {"key": "user/a.txt"}.
+    #[arg(long, value_name = "FIELDS.json")]
+    form: PathBuf,
+    /// The object size in bytes, to check content-length-range.
+    #[arg(long, value_name = "N")]
+    size: Option<u64>,
+    /// The instant to evaluate at, in RFC 3339 such as 2026-12-04T09:00:00Z; defaults to now.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+}
 
 pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
-    match command {}
+    match command {
+        PolicyCommand::Sign(args) => sign(args),
+        PolicyCommand::Check(args) => check(args),
+    }
+}
+
+fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
+    let secret = secret_from_environment()?;
+    let policy_base64 = policy_base64_from(&args)?;
+
+    let mut fields = FormFields::new();
+    match args.signature_version {
+        Version::V1 => {
+            if args.region.is_some() || args.date.is_some() {
+                eprintln!("warning: --region and --date are ignored for signature version 1");
+            }
+            fields.push(field::POLICY, &policy_base64);
+            fields.push(field::OSS_ACCESS_KEY_ID, &args.access_key_id);
+            fields.push(field::SIGNATURE, sign_policy_v1(&secret, &policy_base64));
+        }
+        Version::V4 => {
+            let Some(region) = args.region.as_deref() else {
+                bail!("signature version 4 needs the bucket's region: add --region, such as --region cn-hangzhou");
+            };
+            let instant = match args.date.as_deref() {
+                Some(date) => v4::parse_x_oss_date(date).ok_or_else(|| {
+                    anyhow!("invalid --date {date:?}: expected UTC YYYYMMDDTHHMMSSZ, such as 20261204T083000Z")
+                })?,
+                None => Utc::now(),
+            };
+            let credential = Credential::new(&args.access_key_id, instant, region);
+            let x_oss_date = v4::format_x_oss_date(instant);
+            let key = SigningKey::derive(&secret, credential.date, &credential.region);
+
+            for warning in v4_policy_warnings(&policy_base64, &credential, instant) {
+                eprintln!("warning: {warning}");
+            }
+
+            fields.push(field::POLICY, &policy_base64);
+            fields.push(field::SIGNATURE_VERSION, v4::ALGORITHM);
+            fields.push(field::CREDENTIAL, credential.to_string());
+            fields.push(field::DATE, x_oss_date);
+            fields.push(field::V4_SIGNATURE, sign_policy_v4(&key, &policy_base64));
+        }
+    }
+
+    println!("{}", serde_json::to_string(&fields)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the AccessKey secret from the first of [`SECRET_VARIABLES`] that is
+/// set and not empty.
+fn secret_from_environment() -> anyhow::Result<AccessKeySecret> {
+    for name in SECRET_VARIABLES {
+        if let Some(value) = std::env::var_os(name) {
+            if value.is_empty() {
+                continue;
+            }
+            let value = value.into_string().map_err(|_| {
+                anyhow!("{name} is not valid UTF-8: set it to the AccessKey secret")
+            })?;
+            return Ok(AccessKeySecret::new(value));
+        }
+    }
+    bail!(
+        "missing AccessKey secret: set {} or {} in the environment (it is never read from an argument)",
+        SECRET_VARIABLES[0],
+        SECRET_VARIABLES[1]
+    )
+}
+
+/// Returns the base64 text to sign: a file's bytes encoded as they are, or
+/// the given base64 after checking that it decodes.
+fn policy_base64_from(args: &SignArgs) -> anyhow::Result<String> {
+    if let Some(path) = &args.policy_file {
+        let bytes = std::fs::read(path).with_context(|| {
+            format!(
+                "failed to read --policy-file {}: check the path and its permissions",
+                path.display()
+            )
+        })?;
+        return Ok(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+
+    let Some(policy_base64) = &args.policy_base64 else {
+        bail!("no policy given: add --policy-file FILE or --policy-base64 B64");
+    };
+    if base64::engine::general_purpose::STANDARD
+        .decode(policy_base64)
+        .is_err()
+    {
+        bail!(
+            "invalid --policy-base64 {policy_base64:?}: not standard base64 with padding; \
+             pass the policy form field exactly as sent, or the JSON with --policy-file"
+        );
+    }
+    Ok(policy_base64.clone())
+}
+
+/// Lists what OSS would reject in a V4 policy: a document that does not
+/// parse, an expiration before the signing instant, missing V4 conditions,
+/// or values that disagree with the form.
+fn v4_policy_warnings(
+    policy_base64: &str,
+    credential: &Credential,
+    instant: DateTime<Utc>,
+) -> Vec<String> {
+    let policy = match Policy::from_base64(policy_base64) {
+        Ok(policy) => policy,
+        Err(error) => return vec![format!("OSS will reject this policy: {error}")],
+    };
+
+    let mut warnings = Vec::new();
+    if policy.expiration <= instant {
+        warnings.push(format!(
+            "the policy expired at {}, before the signing instant {}",
+            policy
+                .expiration
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+
+    let credential_text = credential.to_string();
+    let x_oss_date = v4::format_x_oss_date(instant);
+    let required = [
+        (field::SIGNATURE_VERSION, v4::ALGORITHM),
+        (field::CREDENTIAL, credential_text.as_str()),
+        (field::DATE, x_oss_date.as_str()),
+    ];
+    for (name, expected) in required {
+        match required_condition_value(&policy, name) {
+            None => warnings.push(format!(
+                "the policy has no {{\"{name}\": \"{expected}\"}} condition, which OSS requires for signature version 4"
+            )),
+            Some(actual) if actual != expected => warnings.push(format!(
+                "the policy's {name} condition is {actual:?} but the form's {name} is {expected:?}; sign again with a policy that matches"
+            )),
+            Some(_) => {}
+        }
+    }
+    warnings
+}
+
+/// Returns the value of an exact or `eq` condition on `name`.
+fn required_condition_value<'p>(policy: &'p Policy, name: &str) -> Option<&'p str> {
+    policy
+        .conditions
+        .iter()
+        .find_map(|condition| match condition {
+            Condition::Exact { field, value } | Condition::Eq { field, value }
+                if field.eq_ignore_ascii_case(name) =>
+            {
+                Some(value.as_str())
+            }
+            _ => None,
+        })
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    // Input errors first, so that exit code 1 always means "OSS rejects".
+    if base64::engine::general_purpose::STANDARD
+        .decode(&args.policy_base64)
+        .is_err()
+    {
+        bail!(
+            "invalid --policy-base64 {:?}: not standard base64 with padding; pass the policy form field exactly as sent",
+            args.policy_base64
+        );
+    }
+    let fields = read_form(&args.form)?;
+    let now = match args.now.as_deref() {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map_err(|_| {
+                anyhow!("invalid --now {text:?}: expected RFC 3339, such as 2026-12-04T09:00:00Z")
+            })?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+
+    let policy = match Policy::from_base64(&args.policy_base64) {
+        Ok(policy) => policy,
+        Err(error) => {
+            println!("InvalidPolicyDocument: {error}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+
+    match policy.evaluate(&fields, args.size, now) {
+        Ok(()) => {
+            println!(
+                "OK: the form satisfies the policy (expires {})",
+                policy
+                    .expiration
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(violation) => {
+            println!("{}: {violation}", violation.code());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Reads form fields from a JSON object. Strings are taken as they are;
+/// numbers and booleans as their JSON text, since a form sends text.
+fn read_form(path: &Path) -> anyhow::Result<FormFields> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "failed to read --form {}: check the path and its permissions",
+            path.display()
+        )
+    })?;
+    let object: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "invalid --form {}: expected one JSON object of field names to values, such as {{\"key\": \"user/a.txt\"}}",
+            path.display()
+        )
+    })?;
+
+    let mut fields = FormFields::new();
+    for (name, value) in object {
+        let value = match value {
+            serde_json::Value::String(text) => text,
+            serde_json::Value::Number(number) => number.to_string(),
+            serde_json::Value::Bool(flag) => flag.to_string(),
+            other => bail!(
+                "invalid --form {}: field {name:?} is {other}, but form fields are strings",
+                path.display()
+            ),
+        };
+        fields.push(name, value);
+    }
+    Ok(fields)
 }
