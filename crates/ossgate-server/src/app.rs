@@ -1,0 +1,218 @@
+//! The shared state, the router with its layers, and the serve loop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use ossgate_protocol::CallbackPublicKey;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Authenticator;
+use crate::config::ServerConfig;
+use crate::db::Database;
+use crate::error::ServerError;
+use crate::handlers;
+use crate::keys::KeyResolver;
+use crate::metrics::Metrics;
+use crate::token::TokenIssuer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: ServerConfig,
+    issuer: TokenIssuer,
+    auth: Authenticator,
+    keys: KeyResolver,
+    db: Database,
+    metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Builds the state for validated settings and an open database.
+    ///
+    /// # Errors
+    ///
+    /// The JWT key or the HTTP client for key fetches cannot be set up.
+    pub fn new(config: ServerConfig, db: Database) -> Result<Self, ServerError> {
+        Self::with_pinned_keys(config, db, Vec::new())
+    }
+
+    /// Like [`AppState::new`], with keys pinned to key URLs so that callbacks
+    /// naming them need no fetch.
+    ///
+    /// # Errors
+    ///
+    /// See [`AppState::new`].
+    pub fn with_pinned_keys(
+        config: ServerConfig,
+        db: Database,
+        pinned: Vec<(String, CallbackPublicKey)>,
+    ) -> Result<Self, ServerError> {
+        let metrics = Arc::new(Metrics::default());
+        let mut keys = KeyResolver::new(&config.trusted_key_url_prefixes, Arc::clone(&metrics))?;
+        for (url, key) in pinned {
+            keys.pin(url, key);
+        }
+        let auth = Authenticator::new(&config.auth).map_err(|error| {
+            ServerError::Config(crate::config::ConfigErrors(vec![
+                crate::config::ConfigError {
+                    setting: "auth.jwt_public_key_file".to_owned(),
+                    message: format!("invalid RS256 public key: {error}"),
+                },
+            ]))
+        })?;
+        Ok(Self(Arc::new(Inner {
+            issuer: TokenIssuer::new(&config),
+            config,
+            auth,
+            keys,
+            db,
+            metrics,
+        })))
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.0.issuer
+    }
+
+    pub fn auth(&self) -> &Authenticator {
+        &self.0.auth
+    }
+
+    pub fn keys(&self) -> &KeyResolver {
+        &self.0.keys
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.0.db
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+}
+
+/// Builds the router: the API, the callback, operations endpoints and the
+/// upload page, with request ids, tracing, timeouts, body limits, CORS for
+/// the API, and latency metrics.
+pub fn router(state: AppState) -> Router {
+    let config = state.config();
+
+    let api = Router::new()
+        .route("/api/limits", get(handlers::limits))
+        .route("/api/upload-token", get(handlers::upload_token))
+        .route("/api/policy", get(handlers::legacy_policy))
+        .route("/api/uploads", get(handlers::list_uploads))
+        .route("/api/uploads/{id}", get(handlers::get_upload))
+        .layer(cors_layer(&config.cors_origins));
+
+    let callback = Router::new().route(
+        &config.callback_path,
+        post(handlers::callback).layer(DefaultBodyLimit::disable()),
+    );
+
+    let operations = Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/metrics", get(handlers::metrics));
+
+    Router::new()
+        .merge(api)
+        .merge(callback)
+        .merge(operations)
+        .route_layer(middleware::from_fn_with_state(state.clone(), track_latency))
+        .fallback(handlers::static_file)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let request_id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id,
+                )
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// CORS for the API: the configured origins, `Authorization` allowed, never
+/// credentials. No origins means no CORS headers (same-origin use only).
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600));
+    if origins.iter().any(|origin| origin == "*") {
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    layer.allow_origin(AllowOrigin::list(list))
+}
+
+async fn track_latency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    state.metrics().request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes the
+/// requests in flight.
+///
+/// # Errors
+///
+/// The listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

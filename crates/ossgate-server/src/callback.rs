@@ -1,0 +1,279 @@
+//! The OSS upload callback: verify, check the ticket, record.
+//!
+//! Order matters: the RSA signature is checked over the raw request target
+//! and the raw body before anything in the body is trusted; then the ticket's
+//! MAC, its expiry (plus the configured grace), the bucket, the object against
+//! the ticket's directory or key, the size and the content type; only then is
+//! the upload recorded. A replay of an accepted callback gets the same answer
+//! and adds no row.
+
+use chrono::{DateTime, Utc};
+use md5::{Digest, Md5};
+
+use crate::app::AppState;
+use crate::db::{NewUpload, Recorded, Upload};
+use crate::error::{ApiError, CallbackRejection};
+
+/// A callback request as received.
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackRequest<'a> {
+    /// The request target as on the request line (`/path?query`), with the
+    /// public path prefix already prepended.
+    pub target: &'a str,
+    /// The `authorization` header, base64.
+    pub authorization: Option<&'a str>,
+    /// The `x-oss-pub-key-url` header, base64.
+    pub pub_key_url: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// The values OSS substituted into the callback body template.
+#[derive(Clone, Debug, Default)]
+struct CallbackBody {
+    bucket: String,
+    object: String,
+    etag: String,
+    size: u64,
+    mime_type: String,
+    image_width: Option<u64>,
+    image_height: Option<u64>,
+    image_format: Option<String>,
+    crc64: Option<String>,
+    client_ip: Option<String>,
+    request_id: Option<String>,
+    ticket: String,
+}
+
+/// Verifies and records a callback.
+///
+/// # Errors
+///
+/// [`ApiError::Callback`] for a rejected callback (already logged and
+/// counted), [`ApiError::Internal`] when the database fails.
+pub async fn handle(
+    state: &AppState,
+    request: CallbackRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Upload, Recorded), ApiError> {
+    let result = check_and_record(state, request, now).await;
+    match &result {
+        Ok((upload, Recorded::Inserted)) => {
+            state.metrics().callback("accepted", "ok");
+            tracing::info!(id = upload.id, object = %upload.object, size = upload.size,
+                user = %upload.user_id, "upload recorded");
+        }
+        Ok((upload, Recorded::Replayed)) => {
+            state.metrics().callback("replayed", "ok");
+            tracing::info!(id = upload.id, object = %upload.object, "callback replay answered from the record");
+        }
+        Err(ApiError::Callback(rejection)) => {
+            state.metrics().callback("rejected", rejection.reason());
+            let string_to_sign_md5 =
+                ossgate_protocol::verify::string_to_sign(request.target, request.body)
+                    .map(|text| hex::encode(Md5::digest(text)))
+                    .unwrap_or_else(|_| "-".to_owned());
+            tracing::warn!(
+                reason = rejection.reason(),
+                detail = %rejection,
+                string_to_sign_md5,
+                body_length = request.body.len(),
+                "callback rejected"
+            );
+        }
+        Err(_) => state.metrics().callback("failed", "internal"),
+    }
+    result
+}
+
+async fn check_and_record(
+    state: &AppState,
+    request: CallbackRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Upload, Recorded), ApiError> {
+    use ossgate_protocol::VerifyError;
+    let config = state.config();
+
+    // The signature, over the raw target and body, before the body is read.
+    let authorization =
+        request
+            .authorization
+            .ok_or(CallbackRejection::Verify(VerifyError::MissingHeader(
+                "authorization",
+            )))?;
+    let key_url =
+        request
+            .pub_key_url
+            .ok_or(CallbackRejection::Verify(VerifyError::MissingHeader(
+                "x-oss-pub-key-url",
+            )))?;
+    let key = state
+        .keys()
+        .resolve(key_url)
+        .await
+        .map_err(CallbackRejection::Verify)?;
+    ossgate_protocol::verify::verify(request.target, request.body, authorization, &key)
+        .map_err(CallbackRejection::Verify)?;
+
+    // The ticket: MAC first, then expiry.
+    let body = parse_body(request.body)?;
+    let ticket = state
+        .issuer()
+        .ticket_key()
+        .open(&body.ticket)
+        .map_err(CallbackRejection::InvalidTicket)?;
+    ticket
+        .check_expiry(now, config.ticket_grace.as_secs())
+        .map_err(CallbackRejection::TicketExpired)?;
+
+    // What OSS stored against what the token allowed.
+    if body.bucket != config.bucket {
+        return Err(CallbackRejection::WrongBucket {
+            bucket: body.bucket,
+        }
+        .into());
+    }
+    if !ticket.scope.allows(&body.object) {
+        return Err(CallbackRejection::ObjectOutsideScope {
+            object: body.object,
+        }
+        .into());
+    }
+    if body.size > config.max_size {
+        return Err(CallbackRejection::EntityTooLarge {
+            size: body.size,
+            max: config.max_size,
+        }
+        .into());
+    }
+    if !config.content_types.is_empty() {
+        let essence = body
+            .mime_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !config.content_types.contains(&essence) {
+            return Err(CallbackRejection::InvalidContentType {
+                content_type: body.mime_type,
+            }
+            .into());
+        }
+    }
+
+    // Record it, or find the record of the same upload.
+    let upload = NewUpload {
+        bucket: body.bucket,
+        object: body.object,
+        size: body.size,
+        etag: body.etag,
+        mime_type: body.mime_type,
+        image_width: body.image_width,
+        image_height: body.image_height,
+        image_format: body.image_format,
+        crc64: body.crc64,
+        user_id: ticket.user,
+        token_id: ticket.token_id,
+        client_ip: body.client_ip,
+        oss_request_id: body.request_id,
+        created_at: now,
+    };
+    Ok(state.db().record(&upload).await?)
+}
+
+/// Parses the form-encoded body the callback template produces.
+fn parse_body(body: &[u8]) -> Result<CallbackBody, CallbackRejection> {
+    let mut parsed = CallbackBody::default();
+    let mut seen_size = false;
+    for (name, value) in url::form_urlencoded::parse(body) {
+        let value = value.into_owned();
+        let optional = |value: String| Some(value).filter(|value| !value.is_empty());
+        let dimension = |value: &str, field| {
+            if value.is_empty() {
+                Ok(None)
+            } else {
+                value
+                    .parse::<u64>()
+                    .map(Some)
+                    .map_err(|_| CallbackRejection::MalformedBody(field))
+            }
+        };
+        match name.as_ref() {
+            "bucket" => parsed.bucket = value,
+            "object" => parsed.object = value,
+            "etag" => parsed.etag = value,
+            "size" => {
+                parsed.size = value
+                    .parse()
+                    .map_err(|_| CallbackRejection::MalformedBody("size"))?;
+                seen_size = true;
+            }
+            "mimeType" => parsed.mime_type = value,
+            "imageWidth" => parsed.image_width = dimension(&value, "imageWidth")?,
+            "imageHeight" => parsed.image_height = dimension(&value, "imageHeight")?,
+            "imageFormat" => parsed.image_format = optional(value),
+            "crc64" => parsed.crc64 = optional(value),
+            "clientIp" => parsed.client_ip = optional(value),
+            "reqId" => parsed.request_id = optional(value),
+            "ticket" => parsed.ticket = value,
+            _ => {}
+        }
+    }
+    for (field, value) in [
+        ("bucket", &parsed.bucket),
+        ("object", &parsed.object),
+        ("ticket", &parsed.ticket),
+    ] {
+        if value.is_empty() {
+            return Err(CallbackRejection::MalformedBody(field));
+        }
+    }
+    if !seen_size {
+        return Err(CallbackRejection::MalformedBody("size"));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_parses_every_field() {
+        let body = b"bucket=b&object=u%2Fdev%2Fa.png&etag=ABC&size=68&mimeType=image%2Fpng\
+&imageWidth=1&imageHeight=2&imageFormat=png&crc64=42&clientIp=127.0.0.1&reqId=R1&ticket=T.M";
+        let parsed = parse_body(body).unwrap();
+        assert_eq!(parsed.object, "u/dev/a.png");
+        assert_eq!(parsed.size, 68);
+        assert_eq!(parsed.mime_type, "image/png");
+        assert_eq!(parsed.image_width, Some(1));
+        assert_eq!(parsed.image_height, Some(2));
+        assert_eq!(parsed.image_format.as_deref(), Some("png"));
+        assert_eq!(parsed.request_id.as_deref(), Some("R1"));
+        assert_eq!(parsed.ticket, "T.M");
+    }
+
+    #[test]
+    fn body_with_empty_image_fields_is_not_an_image() {
+        let body = b"bucket=b&object=o&etag=E&size=5&mimeType=text%2Fplain&imageWidth=&imageHeight=&imageFormat=&ticket=T";
+        let parsed = parse_body(body).unwrap();
+        assert_eq!(parsed.image_width, None);
+        assert_eq!(parsed.image_format, None);
+    }
+
+    #[test]
+    fn body_without_required_fields_is_rejected() {
+        assert_eq!(
+            parse_body(b"bucket=b&object=o&size=1").unwrap_err(),
+            CallbackRejection::MalformedBody("ticket")
+        );
+        assert_eq!(
+            parse_body(b"bucket=b&object=o&ticket=t").unwrap_err(),
+            CallbackRejection::MalformedBody("size")
+        );
+        assert_eq!(
+            parse_body(b"bucket=b&object=o&size=-1&ticket=t").unwrap_err(),
+            CallbackRejection::MalformedBody("size")
+        );
+    }
+}

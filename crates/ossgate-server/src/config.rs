@@ -1,0 +1,1647 @@
+//! Server settings: a typed, validated [`ServerConfig`] built from layers.
+//!
+//! The layers, later ones winning: built-in defaults, a TOML file, the
+//! environment (`OSSGATE_*`, plus Alibaba Cloud's standard credential
+//! variables), and command-line flags. Each layer is a TOML table; the merged
+//! table is deserialised into [`RawConfig`] (unknown keys are errors, so typos
+//! are caught) and then checked by [`ServerConfig::resolve`], which collects
+//! every problem at once and names the setting and the fix for each.
+//!
+//! Credentials are taken as one group from the first source that sets an
+//! AccessKey id: `OSSGATE_ACCESS_KEY_ID`…, then `OSS_ACCESS_KEY_ID`,
+//! `OSS_ACCESS_KEY_SECRET`, `OSS_SESSION_TOKEN`, then
+//! `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`,
+//! `ALIBABA_CLOUD_SECURITY_TOKEN`, then the file. An id from one source is never
+//! paired with a secret from another.
+//!
+//! Secrets (the AccessKey secret, the STS token, the ticket secret, bearer
+//! tokens, the JWT secret) never come from flags and are redacted by
+//! [`ServerConfig::describe`].
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ossgate_protocol::{Credentials, SignatureVersion};
+use serde::Deserialize;
+use toml::{Table, Value};
+use zeroize::Zeroizing;
+
+/// The route the OSS callback is served on unless `callback.path` says otherwise.
+pub const DEFAULT_CALLBACK_PATH: &str = "/api/oss/callback";
+
+/// Whether the settings are for production (`ossgate serve`) or for
+/// `ossgate dev`, where the dev command supplies the bucket, credentials,
+/// callback URL and ticket secret itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Serve,
+    Dev,
+}
+
+/// One invalid or missing setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The setting as written in the TOML file, e.g. `upload.max_size`.
+    pub setting: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+/// Every problem found while loading the settings.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration:")?;
+        for error in &self.0 {
+            write!(f, "\n  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigErrors {
+    fn single(setting: &str, message: impl Into<String>) -> Self {
+        Self(vec![ConfigError {
+            setting: setting.to_owned(),
+            message: message.into(),
+        }])
+    }
+}
+
+/// The settings as read from the merged layers, before validation.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<String>,
+    pub database: Option<String>,
+    pub cors_origins: Option<Vec<String>>,
+    #[serde(default)]
+    pub oss: RawOss,
+    #[serde(default)]
+    pub upload: RawUpload,
+    #[serde(default)]
+    pub callback: RawCallback,
+    #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
+    pub http: RawHttp,
+}
+
+/// `[oss]`: the bucket and the credentials forms are signed with.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOss {
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+    pub bucket_url: Option<String>,
+    pub signature_version: Option<Value>,
+    pub access_key_id: Option<String>,
+    pub access_key_secret: Option<String>,
+    pub security_token: Option<String>,
+}
+
+/// `[upload]`: what a token allows.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpload {
+    pub dir: Option<String>,
+    pub max_size: Option<u64>,
+    pub content_types: Option<Vec<String>>,
+    pub key_strategy: Option<String>,
+    pub token_lifetime: Option<u64>,
+    pub presign_lifetime: Option<u64>,
+}
+
+/// `[callback]`: where OSS calls back and how callbacks are verified.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCallback {
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub sni: Option<bool>,
+    pub path: Option<String>,
+    pub public_path_prefix: Option<String>,
+    pub trusted_key_url_prefixes: Option<Vec<String>>,
+    pub ticket_secret: Option<String>,
+    pub ticket_grace: Option<u64>,
+    pub body_limit: Option<usize>,
+}
+
+/// `[auth]`: how API callers are identified.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub mode: Option<String>,
+    pub tokens: Option<toml::map::Map<String, Value>>,
+    pub jwt_secret: Option<String>,
+    pub jwt_public_key_file: Option<PathBuf>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+}
+
+/// `[http]`: limits for every API request.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub request_timeout: Option<u64>,
+    pub body_limit: Option<usize>,
+}
+
+/// How the object key of an upload is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStrategy {
+    /// The server picks `<dir><random id>.<ext>`, keeping the file's extension.
+    Unique,
+    /// The form sends `<dir>${filename}` and OSS substitutes the file's name.
+    Filename,
+}
+
+impl KeyStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unique => "unique",
+            Self::Filename => "filename",
+        }
+    }
+}
+
+/// How API callers are identified.
+#[derive(Clone)]
+pub enum AuthConfig {
+    /// Everyone is the user `dev`. Meant for `ossgate dev`.
+    None,
+    /// `Authorization: Bearer <token>` with static tokens mapped to user ids.
+    Bearer {
+        tokens: Vec<(Zeroizing<String>, String)>,
+    },
+    /// `Authorization: Bearer <JWT>`; the `sub` claim is the user id.
+    Jwt(JwtConfig),
+}
+
+/// The key and the claims a JWT is checked against.
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub key: JwtKey,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// The JWT verification key.
+#[derive(Clone)]
+pub enum JwtKey {
+    /// HS256 with a shared secret.
+    Hs256(Zeroizing<String>),
+    /// RS256 with a PEM public key, kept with the file it came from.
+    Rs256 { pem: String, path: PathBuf },
+}
+
+impl AuthConfig {
+    /// The mode name the API reports: `none`, `bearer` or `jwt`.
+    pub fn mode_name(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Bearer { .. } => "bearer",
+            Self::Jwt(_) => "jwt",
+        }
+    }
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Bearer { tokens } => write!(f, "Bearer({} tokens)", tokens.len()),
+            Self::Jwt(jwt) => match &jwt.key {
+                JwtKey::Hs256(_) => f.write_str("Jwt(HS256)"),
+                JwtKey::Rs256 { path, .. } => write!(f, "Jwt(RS256 {})", path.display()),
+            },
+        }
+    }
+}
+
+/// Where the SQLite database file lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabasePath(pub PathBuf);
+
+/// The validated settings of one app server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub mode: Mode,
+    pub listen: SocketAddr,
+    pub database: DatabasePath,
+    /// Origins allowed to call the API from a browser; `["*"]` allows any
+    /// origin (credentials are never allowed).
+    pub cors_origins: Vec<String>,
+
+    pub bucket: String,
+    /// The region without the `oss-` prefix, e.g. `cn-hangzhou`.
+    pub region: String,
+    /// The URL browsers POST forms to, with no trailing slash.
+    pub bucket_url: String,
+    pub signature_version: SignatureVersion,
+    pub credentials: Credentials,
+
+    /// The directory template, e.g. `uploads/{user}/{date}/`.
+    pub upload_dir: String,
+    pub max_size: u64,
+    /// Allowed content types; empty allows any.
+    pub content_types: Vec<String>,
+    pub key_strategy: KeyStrategy,
+    pub token_lifetime: Duration,
+    /// How long presigned GET URLs in responses stay valid.
+    pub presign_lifetime: Duration,
+
+    /// The public URL OSS posts callbacks to.
+    pub callback_url: String,
+    pub callback_host: Option<String>,
+    pub callback_sni: Option<bool>,
+    /// The route the callback is served on, e.g. `/api/oss/callback`.
+    pub callback_path: String,
+    /// Prepended to the request target before verification, for servers
+    /// behind a reverse proxy that strips a path prefix (e.g. `/ossgate`).
+    pub public_path_prefix: String,
+    /// Key URL prefixes trusted besides OSS's own.
+    pub trusted_key_url_prefixes: Vec<String>,
+    pub ticket_secret: Zeroizing<Vec<u8>>,
+    /// How long after the token expired its callback is still accepted, for
+    /// uploads that started in time but took long.
+    pub ticket_grace: Duration,
+    pub callback_body_limit: usize,
+
+    pub auth: AuthConfig,
+
+    pub request_timeout: Duration,
+    pub body_limit: usize,
+}
+
+/// Layers of raw settings, merged in order: file, environment, overrides.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigSources {
+    pub file: Option<PathBuf>,
+    /// Environment variables; only the ones this module knows are read.
+    pub env: Vec<(String, String)>,
+    /// Values from command-line flags or the dev command, as dotted paths.
+    pub overrides: Table,
+}
+
+/// How an environment variable's text becomes a TOML value.
+#[derive(Clone, Copy)]
+enum EnvKind {
+    Text,
+    Integer,
+    Boolean,
+    /// Comma-separated, blanks dropped.
+    List,
+    /// `token=user,token2=user2`.
+    Map,
+}
+
+/// The `OSSGATE_*` variables and the setting each one sets.
+const ENV_SETTINGS: &[(&str, &str, EnvKind)] = &[
+    ("OSSGATE_LISTEN", "listen", EnvKind::Text),
+    ("OSSGATE_DATABASE", "database", EnvKind::Text),
+    ("OSSGATE_CORS_ORIGINS", "cors_origins", EnvKind::List),
+    ("OSSGATE_BUCKET", "oss.bucket", EnvKind::Text),
+    ("OSSGATE_REGION", "oss.region", EnvKind::Text),
+    ("OSSGATE_BUCKET_URL", "oss.bucket_url", EnvKind::Text),
+    (
+        "OSSGATE_SIGNATURE_VERSION",
+        "oss.signature_version",
+        EnvKind::Text,
+    ),
+    ("OSSGATE_UPLOAD_DIR", "upload.dir", EnvKind::Text),
+    ("OSSGATE_MAX_SIZE", "upload.max_size", EnvKind::Integer),
+    (
+        "OSSGATE_CONTENT_TYPES",
+        "upload.content_types",
+        EnvKind::List,
+    ),
+    ("OSSGATE_KEY_STRATEGY", "upload.key_strategy", EnvKind::Text),
+    (
+        "OSSGATE_TOKEN_LIFETIME",
+        "upload.token_lifetime",
+        EnvKind::Integer,
+    ),
+    (
+        "OSSGATE_PRESIGN_LIFETIME",
+        "upload.presign_lifetime",
+        EnvKind::Integer,
+    ),
+    ("OSSGATE_CALLBACK_URL", "callback.url", EnvKind::Text),
+    ("OSSGATE_CALLBACK_HOST", "callback.host", EnvKind::Text),
+    ("OSSGATE_CALLBACK_SNI", "callback.sni", EnvKind::Boolean),
+    ("OSSGATE_CALLBACK_PATH", "callback.path", EnvKind::Text),
+    (
+        "OSSGATE_PUBLIC_PATH_PREFIX",
+        "callback.public_path_prefix",
+        EnvKind::Text,
+    ),
+    (
+        "OSSGATE_TRUSTED_KEY_URL_PREFIXES",
+        "callback.trusted_key_url_prefixes",
+        EnvKind::List,
+    ),
+    (
+        "OSSGATE_TICKET_SECRET",
+        "callback.ticket_secret",
+        EnvKind::Text,
+    ),
+    (
+        "OSSGATE_TICKET_GRACE",
+        "callback.ticket_grace",
+        EnvKind::Integer,
+    ),
+    (
+        "OSSGATE_CALLBACK_BODY_LIMIT",
+        "callback.body_limit",
+        EnvKind::Integer,
+    ),
+    ("OSSGATE_AUTH_MODE", "auth.mode", EnvKind::Text),
+    ("OSSGATE_AUTH_TOKENS", "auth.tokens", EnvKind::Map),
+    ("OSSGATE_JWT_SECRET", "auth.jwt_secret", EnvKind::Text),
+    (
+        "OSSGATE_JWT_PUBLIC_KEY_FILE",
+        "auth.jwt_public_key_file",
+        EnvKind::Text,
+    ),
+    ("OSSGATE_JWT_ISSUER", "auth.jwt_issuer", EnvKind::Text),
+    ("OSSGATE_JWT_AUDIENCE", "auth.jwt_audience", EnvKind::Text),
+    (
+        "OSSGATE_REQUEST_TIMEOUT",
+        "http.request_timeout",
+        EnvKind::Integer,
+    ),
+    ("OSSGATE_BODY_LIMIT", "http.body_limit", EnvKind::Integer),
+];
+
+/// Credential variable groups, highest priority first: id, secret, STS token.
+const CREDENTIAL_ENV_GROUPS: &[[&str; 3]] = &[
+    [
+        "OSSGATE_ACCESS_KEY_ID",
+        "OSSGATE_ACCESS_KEY_SECRET",
+        "OSSGATE_SECURITY_TOKEN",
+    ],
+    [
+        "OSS_ACCESS_KEY_ID",
+        "OSS_ACCESS_KEY_SECRET",
+        "OSS_SESSION_TOKEN",
+    ],
+    [
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+    ],
+];
+
+impl ConfigSources {
+    /// Sources with the process environment.
+    pub fn from_process_env(file: Option<PathBuf>) -> Self {
+        Self {
+            file,
+            env: std::env::vars().collect(),
+            overrides: Table::new(),
+        }
+    }
+
+    /// Sets one override, e.g. `set("upload.max_size", 1024)`.
+    pub fn set(&mut self, path: &str, value: impl Into<Value>) {
+        insert_path(&mut self.overrides, path, value.into());
+    }
+
+    /// Merges the layers and deserialises them.
+    ///
+    /// # Errors
+    ///
+    /// A file that cannot be read or parsed, an environment variable with the
+    /// wrong kind of value, or an unknown or mistyped setting.
+    pub fn load(&self) -> Result<RawConfig, ConfigErrors> {
+        let mut merged = Table::new();
+
+        // The file.
+        if let Some(path) = &self.file {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                ConfigErrors::single(
+                    "--config",
+                    format!(
+                        "cannot read {}: {error}; check the path given to --config",
+                        path.display()
+                    ),
+                )
+            })?;
+            let table: Table = toml::from_str(&text).map_err(|error| {
+                ConfigErrors::single(
+                    "--config",
+                    format!("{} is not valid TOML: {}", path.display(), error.message()),
+                )
+            })?;
+            merge(&mut merged, table);
+        }
+
+        // The environment.
+        merge(&mut merged, self.env_table()?);
+
+        // Flags and programmatic overrides.
+        merge(&mut merged, self.overrides.clone());
+
+        RawConfig::deserialize(Value::Table(merged)).map_err(|error| {
+            ConfigErrors::single(
+                "configuration",
+                format!("{error}; see the settings listed by `ossgate config check --help`"),
+            )
+        })
+    }
+
+    fn env_var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn env_table(&self) -> Result<Table, ConfigErrors> {
+        let mut table = Table::new();
+        let mut errors = Vec::new();
+
+        for (name, path, kind) in ENV_SETTINGS {
+            let Some(text) = self.env_var(name) else {
+                continue;
+            };
+            match env_value(text, *kind) {
+                Ok(value) => insert_path(&mut table, path, value),
+                Err(expected) => errors.push(ConfigError {
+                    setting: (*name).to_owned(),
+                    message: format!("invalid value {text:?}: expected {expected}"),
+                }),
+            }
+        }
+
+        // The first credential group that names an AccessKey id wins as a whole.
+        if let Some(group) = CREDENTIAL_ENV_GROUPS
+            .iter()
+            .find(|group| self.env_var(group[0]).is_some())
+        {
+            let [id, secret, token] = group;
+            insert_path(
+                &mut table,
+                "oss.access_key_id",
+                self.env_var(id).unwrap_or("").into(),
+            );
+            if let Some(value) = self.env_var(secret) {
+                insert_path(&mut table, "oss.access_key_secret", value.into());
+            } else {
+                errors.push(ConfigError {
+                    setting: (*secret).to_owned(),
+                    message: format!("{id} is set but {secret} is not; set both"),
+                });
+            }
+            if let Some(value) = self.env_var(token) {
+                insert_path(&mut table, "oss.security_token", value.into());
+            }
+        }
+
+        if errors.is_empty() {
+            Ok(table)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+fn env_value(text: &str, kind: EnvKind) -> Result<Value, &'static str> {
+    let text = text.trim();
+    match kind {
+        EnvKind::Text => Ok(Value::String(text.to_owned())),
+        EnvKind::Integer => text
+            .parse::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| "a whole number"),
+        EnvKind::Boolean => match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(Value::Boolean(true)),
+            "false" | "0" | "no" => Ok(Value::Boolean(false)),
+            _ => Err("true or false"),
+        },
+        EnvKind::List => Ok(Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.to_owned()))
+                .collect(),
+        )),
+        EnvKind::Map => {
+            let mut map = Table::new();
+            for pair in text
+                .split(',')
+                .map(str::trim)
+                .filter(|pair| !pair.is_empty())
+            {
+                let (key, value) = pair
+                    .split_once('=')
+                    .ok_or("comma-separated token=user pairs")?;
+                map.insert(
+                    key.trim().to_owned(),
+                    Value::String(value.trim().to_owned()),
+                );
+            }
+            Ok(Value::Table(map))
+        }
+    }
+}
+
+fn insert_path(table: &mut Table, path: &str, value: Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap_or(path);
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        let Value::Table(next) = entry else {
+            unreachable!("the entry was just made a table")
+        };
+        current = next;
+    }
+    current.insert(last.to_owned(), value);
+}
+
+fn merge(base: &mut Table, over: Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(base_table)), Value::Table(over_table)) => {
+                merge(base_table, over_table)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Collects problems while resolving, so all of them are reported at once.
+#[derive(Default)]
+struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    fn add(&mut self, setting: &str, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            setting: setting.to_owned(),
+            message: message.into(),
+        });
+    }
+}
+
+impl ServerConfig {
+    /// Validates raw settings for `mode`.
+    ///
+    /// # Errors
+    ///
+    /// Every missing or invalid setting, each with what to do about it.
+    pub fn resolve(raw: RawConfig, mode: Mode) -> Result<Self, ConfigErrors> {
+        let mut problems = Problems::default();
+
+        let listen = parse_listen(raw.listen.as_deref(), &mut problems);
+        let database = parse_database(raw.database.as_deref(), &mut problems);
+        let cors_origins = parse_cors_origins(raw.cors_origins.unwrap_or_default(), &mut problems);
+
+        // [oss]
+        let RawOss {
+            bucket,
+            region,
+            bucket_url,
+            signature_version,
+            access_key_id,
+            access_key_secret,
+            security_token,
+        } = raw.oss;
+        let bucket = match bucket {
+            Some(bucket) => {
+                if let Err(reason) = check_bucket_name(&bucket) {
+                    problems.add(
+                        "oss.bucket",
+                        format!("invalid bucket name {bucket:?}: {reason}"),
+                    );
+                }
+                bucket
+            }
+            None => {
+                problems.add(
+                    "oss.bucket",
+                    "missing: set oss.bucket in the config file, OSSGATE_BUCKET or --bucket",
+                );
+                String::new()
+            }
+        };
+        let region = match region {
+            Some(region) if !region.trim().is_empty() => {
+                ossgate_protocol::v4::normalize_region(region.trim()).to_owned()
+            }
+            _ => {
+                problems.add(
+                    "oss.region",
+                    "missing: set oss.region (e.g. \"cn-hangzhou\") in the config file, \
+                     OSSGATE_REGION or --region",
+                );
+                String::new()
+            }
+        };
+        let bucket_url = match bucket_url {
+            Some(url) => {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                if let Err(reason) = check_http_url(&url) {
+                    problems.add("oss.bucket_url", format!("invalid URL {url:?}: {reason}"));
+                }
+                url
+            }
+            None => format!("https://{bucket}.oss-{region}.aliyuncs.com"),
+        };
+        let signature_version = parse_signature_version(signature_version, &mut problems);
+        let credentials = parse_credentials(
+            access_key_id,
+            access_key_secret,
+            security_token,
+            &mut problems,
+        );
+
+        // [upload]
+        let upload_dir = raw
+            .upload
+            .dir
+            .unwrap_or_else(|| "uploads/{user}/{date}/".to_owned());
+        if let Err(reason) = check_dir_template(&upload_dir) {
+            problems.add(
+                "upload.dir",
+                format!("invalid template {upload_dir:?}: {reason}"),
+            );
+        }
+        let max_size = raw.upload.max_size.unwrap_or(10 * 1024 * 1024);
+        if max_size == 0 || max_size > 5 * 1024 * 1024 * 1024 {
+            problems.add(
+                "upload.max_size",
+                format!(
+                    "{max_size} is out of range: give a size in bytes from 1 to 5 GiB (5368709120)"
+                ),
+            );
+        }
+        let content_types =
+            parse_content_types(raw.upload.content_types.unwrap_or_default(), &mut problems);
+        let key_strategy = match raw.upload.key_strategy.as_deref().unwrap_or("unique") {
+            "unique" => KeyStrategy::Unique,
+            "filename" => KeyStrategy::Filename,
+            other => {
+                problems.add(
+                    "upload.key_strategy",
+                    format!("unknown strategy {other:?}: use \"unique\" or \"filename\""),
+                );
+                KeyStrategy::Unique
+            }
+        };
+        let token_lifetime = seconds_in_range(
+            "upload.token_lifetime",
+            raw.upload.token_lifetime.unwrap_or(300),
+            1,
+            7 * 24 * 3600,
+            &mut problems,
+        );
+        let presign_lifetime = seconds_in_range(
+            "upload.presign_lifetime",
+            raw.upload.presign_lifetime.unwrap_or(3600),
+            1,
+            7 * 24 * 3600,
+            &mut problems,
+        );
+
+        // [callback]
+        let callback_url = match raw.callback.url {
+            Some(url) => {
+                if let Err(reason) = check_http_url(&url) {
+                    problems.add("callback.url", format!("invalid URL {url:?}: {reason}"));
+                }
+                url
+            }
+            None => {
+                problems.add(
+                    "callback.url",
+                    "missing: set the public URL OSS can reach, e.g. \
+                     \"https://app.example.com/api/oss/callback\", in callback.url or \
+                     OSSGATE_CALLBACK_URL",
+                );
+                String::new()
+            }
+        };
+        let callback_path = raw
+            .callback
+            .path
+            .unwrap_or_else(|| DEFAULT_CALLBACK_PATH.to_owned());
+        if !callback_path.starts_with('/') || callback_path.contains(['?', '#', '{', '}']) {
+            problems.add(
+                "callback.path",
+                format!("invalid route {callback_path:?}: give a plain path starting with '/'"),
+            );
+        } else if is_reserved_route(&callback_path) {
+            problems.add(
+                "callback.path",
+                format!("{callback_path:?} is used by another route: pick another path"),
+            );
+        }
+        let public_path_prefix = raw.callback.public_path_prefix.unwrap_or_default();
+        if !public_path_prefix.is_empty()
+            && (!public_path_prefix.starts_with('/')
+                || public_path_prefix.ends_with('/')
+                || public_path_prefix.contains(['?', '#']))
+        {
+            problems.add(
+                "callback.public_path_prefix",
+                format!(
+                    "invalid prefix {public_path_prefix:?}: give the path the reverse proxy \
+                     strips, starting with '/' and without a trailing '/', e.g. \"/ossgate\""
+                ),
+            );
+        }
+        let trusted_key_url_prefixes = raw.callback.trusted_key_url_prefixes.unwrap_or_default();
+        for prefix in &trusted_key_url_prefixes {
+            if let Err(reason) = check_key_url_prefix(prefix) {
+                problems.add(
+                    "callback.trusted_key_url_prefixes",
+                    format!("invalid prefix {prefix:?}: {reason}"),
+                );
+            }
+        }
+        let ticket_secret = match raw.callback.ticket_secret {
+            Some(secret) if secret.len() >= 32 => Zeroizing::new(secret.into_bytes()),
+            Some(_) => {
+                problems.add(
+                    "callback.ticket_secret",
+                    "too short: use at least 32 random characters, e.g. the output of \
+                     `openssl rand -hex 32`, in OSSGATE_TICKET_SECRET",
+                );
+                Zeroizing::new(Vec::new())
+            }
+            None => {
+                problems.add(
+                    "callback.ticket_secret",
+                    "missing: set OSSGATE_TICKET_SECRET to at least 32 random characters, e.g. \
+                     the output of `openssl rand -hex 32`",
+                );
+                Zeroizing::new(Vec::new())
+            }
+        };
+        let ticket_grace = Duration::from_secs(raw.callback.ticket_grace.unwrap_or(900));
+        let callback_body_limit = raw.callback.body_limit.unwrap_or(16 * 1024);
+        if !(1024..=1024 * 1024).contains(&callback_body_limit) {
+            problems.add(
+                "callback.body_limit",
+                format!("{callback_body_limit} is out of range: give bytes from 1024 to 1048576"),
+            );
+        }
+
+        // [auth]
+        let auth = parse_auth(raw.auth, mode, &mut problems);
+
+        // [http]
+        let request_timeout = seconds_in_range(
+            "http.request_timeout",
+            raw.http.request_timeout.unwrap_or(10),
+            1,
+            3600,
+            &mut problems,
+        );
+        let body_limit = raw.http.body_limit.unwrap_or(64 * 1024);
+        if !(1024..=16 * 1024 * 1024).contains(&body_limit) {
+            problems.add(
+                "http.body_limit",
+                format!("{body_limit} is out of range: give bytes from 1024 to 16777216"),
+            );
+        }
+
+        if !problems.0.is_empty() {
+            return Err(ConfigErrors(problems.0));
+        }
+        Ok(Self {
+            mode,
+            listen,
+            database,
+            cors_origins,
+            bucket,
+            region,
+            bucket_url,
+            signature_version,
+            credentials,
+            upload_dir,
+            max_size,
+            content_types,
+            key_strategy,
+            token_lifetime,
+            presign_lifetime,
+            callback_url,
+            callback_host: raw.callback.host,
+            callback_sni: raw.callback.sni,
+            callback_path,
+            public_path_prefix,
+            trusted_key_url_prefixes,
+            ticket_secret,
+            ticket_grace,
+            callback_body_limit,
+            auth,
+            request_timeout,
+            body_limit,
+        })
+    }
+
+    /// Loads and validates settings from `sources`.
+    ///
+    /// # Errors
+    ///
+    /// See [`ConfigSources::load`] and [`ServerConfig::resolve`].
+    pub fn load(sources: &ConfigSources, mode: Mode) -> Result<Self, ConfigErrors> {
+        Self::resolve(sources.load()?, mode)
+    }
+
+    /// A warning for the operator when the callback URL names a host OSS
+    /// will not call: OSS refuses callbacks to loopback and private addresses.
+    /// Always `None` in dev mode, where the emulator calls back locally.
+    pub fn callback_url_warning(&self) -> Option<String> {
+        if self.mode == Mode::Dev {
+            return None;
+        }
+        let url = url::Url::parse(&self.callback_url).ok()?;
+        let host = url.host()?;
+        let private = match host {
+            url::Host::Domain(name) => {
+                let name = name.to_ascii_lowercase();
+                name == "localhost" || name.ends_with(".localhost") || name.ends_with(".local")
+            }
+            url::Host::Ipv4(ip) => is_non_public(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => is_non_public(IpAddr::V6(ip)),
+        };
+        private.then(|| {
+            format!(
+                "callback.url {:?} is a loopback or private address: OSS refuses to call back \
+                 there, so uploads will end in CallbackFailed; set a public URL",
+                self.callback_url
+            )
+        })
+    }
+
+    /// The effective settings as TOML text, with every secret redacted.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let line = |out: &mut String, key: &str, value: String| {
+            out.push_str(key);
+            out.push_str(" = ");
+            out.push_str(&value);
+            out.push('\n');
+        };
+        let quote = |text: &str| Value::String(text.to_owned()).to_string();
+        let list = |items: &[String]| {
+            Value::Array(
+                items
+                    .iter()
+                    .map(|item| Value::String(item.clone()))
+                    .collect(),
+            )
+            .to_string()
+        };
+        let redacted = |present: bool| quote(if present { "<redacted>" } else { "<not set>" });
+
+        line(
+            &mut out,
+            "mode",
+            quote(match self.mode {
+                Mode::Serve => "serve",
+                Mode::Dev => "dev",
+            }),
+        );
+        line(&mut out, "listen", quote(&self.listen.to_string()));
+        line(
+            &mut out,
+            "database",
+            quote(&self.database.0.display().to_string()),
+        );
+        line(&mut out, "cors_origins", list(&self.cors_origins));
+
+        out.push_str("\n[oss]\n");
+        line(&mut out, "bucket", quote(&self.bucket));
+        line(&mut out, "region", quote(&self.region));
+        line(&mut out, "bucket_url", quote(&self.bucket_url));
+        line(
+            &mut out,
+            "signature_version",
+            quote(version_name(self.signature_version)),
+        );
+        line(
+            &mut out,
+            "access_key_id",
+            quote(&self.credentials.access_key_id),
+        );
+        line(&mut out, "access_key_secret", redacted(true));
+        line(
+            &mut out,
+            "security_token",
+            redacted(self.credentials.security_token.is_some()),
+        );
+
+        out.push_str("\n[upload]\n");
+        line(&mut out, "dir", quote(&self.upload_dir));
+        line(&mut out, "max_size", self.max_size.to_string());
+        line(&mut out, "content_types", list(&self.content_types));
+        line(&mut out, "key_strategy", quote(self.key_strategy.as_str()));
+        line(
+            &mut out,
+            "token_lifetime",
+            self.token_lifetime.as_secs().to_string(),
+        );
+        line(
+            &mut out,
+            "presign_lifetime",
+            self.presign_lifetime.as_secs().to_string(),
+        );
+
+        out.push_str("\n[callback]\n");
+        line(&mut out, "url", quote(&self.callback_url));
+        if let Some(host) = &self.callback_host {
+            line(&mut out, "host", quote(host));
+        }
+        if let Some(sni) = self.callback_sni {
+            line(&mut out, "sni", sni.to_string());
+        }
+        line(&mut out, "path", quote(&self.callback_path));
+        line(
+            &mut out,
+            "public_path_prefix",
+            quote(&self.public_path_prefix),
+        );
+        line(
+            &mut out,
+            "trusted_key_url_prefixes",
+            list(&self.trusted_key_url_prefixes),
+        );
+        line(
+            &mut out,
+            "ticket_secret",
+            redacted(!self.ticket_secret.is_empty()),
+        );
+        line(
+            &mut out,
+            "ticket_grace",
+            self.ticket_grace.as_secs().to_string(),
+        );
+        line(&mut out, "body_limit", self.callback_body_limit.to_string());
+
+        out.push_str("\n[auth]\n");
+        line(&mut out, "mode", quote(self.auth.mode_name()));
+        match &self.auth {
+            AuthConfig::None => {}
+            AuthConfig::Bearer { tokens } => {
+                let users: Vec<String> = tokens.iter().map(|(_, user)| user.clone()).collect();
+                line(
+                    &mut out,
+                    "tokens",
+                    format!("{} # users: {}", redacted(true), list(&users)),
+                );
+            }
+            AuthConfig::Jwt(jwt) => {
+                match &jwt.key {
+                    JwtKey::Hs256(_) => line(&mut out, "jwt_secret", redacted(true)),
+                    JwtKey::Rs256 { path, .. } => line(
+                        &mut out,
+                        "jwt_public_key_file",
+                        quote(&path.display().to_string()),
+                    ),
+                }
+                if let Some(issuer) = &jwt.issuer {
+                    line(&mut out, "jwt_issuer", quote(issuer));
+                }
+                if let Some(audience) = &jwt.audience {
+                    line(&mut out, "jwt_audience", quote(audience));
+                }
+            }
+        }
+
+        out.push_str("\n[http]\n");
+        line(
+            &mut out,
+            "request_timeout",
+            self.request_timeout.as_secs().to_string(),
+        );
+        line(&mut out, "body_limit", self.body_limit.to_string());
+        out
+    }
+}
+
+/// The name a signature version has in settings and in the API: `v1` or `v4`.
+pub fn version_name(version: SignatureVersion) -> &'static str {
+    match version {
+        SignatureVersion::V1 => "v1",
+        SignatureVersion::V4 => "v4",
+    }
+}
+
+fn is_non_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.octets()[0] == 100 && (64..128).contains(&ip.octets()[1])
+        }
+        IpAddr::V6(ip) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+fn parse_listen(value: Option<&str>, problems: &mut Problems) -> SocketAddr {
+    let default = SocketAddr::from(([127, 0, 0, 1], 8080));
+    match value {
+        None => default,
+        Some(text) => text.parse().unwrap_or_else(|_| {
+            problems.add(
+                "listen",
+                format!("invalid address {text:?}: give IP:PORT, e.g. \"127.0.0.1:8080\""),
+            );
+            default
+        }),
+    }
+}
+
+fn parse_database(value: Option<&str>, problems: &mut Problems) -> DatabasePath {
+    let text = value.unwrap_or("ossgate.db");
+    if text.starts_with("postgres:") || text.starts_with("postgresql:") {
+        // NOTE: the schema is written to work on PostgreSQL too, but only the
+        // SQLite driver is wired up.
+        problems.add(
+            "database",
+            "PostgreSQL is not supported yet: give the path of a SQLite file, e.g. \"ossgate.db\"",
+        );
+    }
+    let path = text
+        .strip_prefix("sqlite://")
+        .or_else(|| text.strip_prefix("sqlite:"))
+        .unwrap_or(text);
+    if path.is_empty() {
+        problems.add(
+            "database",
+            "empty path: give the path of a SQLite file, e.g. \"ossgate.db\"",
+        );
+    }
+    DatabasePath(PathBuf::from(path))
+}
+
+fn parse_cors_origins(origins: Vec<String>, problems: &mut Problems) -> Vec<String> {
+    if origins.iter().any(|origin| origin == "*") && origins.len() > 1 {
+        problems.add(
+            "cors_origins",
+            "\"*\" allows every origin, so list it alone or list the origins instead",
+        );
+    }
+    for origin in origins.iter().filter(|origin| *origin != "*") {
+        let valid = url::Url::parse(origin).ok().is_some_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.path() == "/"
+                && !origin.ends_with('/')
+                && url.query().is_none()
+                && url.username().is_empty()
+        });
+        if !valid {
+            problems.add(
+                "cors_origins",
+                format!(
+                    "invalid origin {origin:?}: give scheme://host[:port] with no path, \
+                     e.g. \"https://app.example.com\""
+                ),
+            );
+        }
+    }
+    origins
+}
+
+fn parse_signature_version(value: Option<Value>, problems: &mut Problems) -> SignatureVersion {
+    let text = match value {
+        None => return SignatureVersion::V4,
+        Some(Value::Integer(number)) => number.to_string(),
+        Some(Value::String(text)) => text,
+        Some(other) => other.to_string(),
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "4" | "v4" => SignatureVersion::V4,
+        "1" | "v1" => SignatureVersion::V1,
+        _ => {
+            problems.add(
+                "oss.signature_version",
+                format!("unknown version {text:?}: use \"v4\" (recommended) or \"v1\""),
+            );
+            SignatureVersion::V4
+        }
+    }
+}
+
+fn parse_credentials(
+    id: Option<String>,
+    secret: Option<String>,
+    token: Option<String>,
+    problems: &mut Problems,
+) -> Credentials {
+    const HINT: &str = "set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET (or the OSSGATE_ or \
+                        ALIBABA_CLOUD_ equivalents), preferably for a RAM user or STS role \
+                        limited to this bucket";
+    let id = id.filter(|id| !id.trim().is_empty());
+    let secret = secret.filter(|secret| !secret.is_empty());
+    if id.is_none() {
+        problems.add("oss.access_key_id", format!("missing: {HINT}"));
+    }
+    if secret.is_none() {
+        problems.add("oss.access_key_secret", format!("missing: {HINT}"));
+    }
+    let mut credentials =
+        Credentials::new(id.unwrap_or_default().trim(), secret.unwrap_or_default());
+    if let Some(token) = token.filter(|token| !token.is_empty()) {
+        credentials = credentials.with_security_token(token);
+    }
+    credentials
+}
+
+fn parse_content_types(types: Vec<String>, problems: &mut Problems) -> Vec<String> {
+    let is_token = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&byte))
+    };
+    types
+        .into_iter()
+        .map(|content_type| {
+            let normalized = content_type.trim().to_ascii_lowercase();
+            let valid = normalized
+                .split_once('/')
+                .is_some_and(|(kind, subtype)| is_token(kind) && is_token(subtype));
+            if !valid {
+                problems.add(
+                    "upload.content_types",
+                    format!("invalid content type {content_type:?}: give type/subtype, e.g. \"image/png\""),
+                );
+            }
+            normalized
+        })
+        .collect()
+}
+
+fn parse_auth(auth: RawAuth, mode: Mode, problems: &mut Problems) -> AuthConfig {
+    let default_mode = match mode {
+        Mode::Dev => "none",
+        Mode::Serve => "",
+    };
+    match auth.mode.as_deref().unwrap_or(default_mode) {
+        "none" => AuthConfig::None,
+        "bearer" => {
+            let mut tokens = Vec::new();
+            for (token, user) in auth.tokens.unwrap_or_default() {
+                match user {
+                    Value::String(user) if !user.is_empty() && token.len() >= 16 => {
+                        tokens.push((Zeroizing::new(token), user));
+                    }
+                    Value::String(user) if !user.is_empty() => problems.add(
+                        "auth.tokens",
+                        format!(
+                            "the token for user {user:?} is shorter than 16 characters: use a \
+                             long random token"
+                        ),
+                    ),
+                    _ => problems.add(
+                        "auth.tokens",
+                        "each token must map to a non-empty user id string",
+                    ),
+                }
+            }
+            if tokens.is_empty() {
+                problems.add(
+                    "auth.tokens",
+                    "auth.mode is \"bearer\" but no tokens are set: add [auth.tokens] entries \
+                     (\"<token>\" = \"<user id>\") or OSSGATE_AUTH_TOKENS=token=user,…",
+                );
+            }
+            AuthConfig::Bearer { tokens }
+        }
+        "jwt" => {
+            let key = match (auth.jwt_secret, auth.jwt_public_key_file) {
+                (Some(secret), None) if secret.len() >= 32 => JwtKey::Hs256(Zeroizing::new(secret)),
+                (Some(_), None) => {
+                    problems.add(
+                        "auth.jwt_secret",
+                        "too short for HS256: use at least 32 characters",
+                    );
+                    JwtKey::Hs256(Zeroizing::new(String::new()))
+                }
+                (None, Some(path)) => match std::fs::read_to_string(&path) {
+                    Ok(pem) => {
+                        if jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).is_err() {
+                            problems.add(
+                                "auth.jwt_public_key_file",
+                                format!(
+                                    "{} is not an RSA public key in PEM form: give the \
+                                     issuer's RS256 public key",
+                                    path.display()
+                                ),
+                            );
+                        }
+                        JwtKey::Rs256 { pem, path }
+                    }
+                    Err(error) => {
+                        problems.add(
+                            "auth.jwt_public_key_file",
+                            format!("cannot read {}: {error}", path.display()),
+                        );
+                        JwtKey::Rs256 {
+                            pem: String::new(),
+                            path,
+                        }
+                    }
+                },
+                (Some(_), Some(_)) => {
+                    problems.add(
+                        "auth.jwt_secret",
+                        "both jwt_secret (HS256) and jwt_public_key_file (RS256) are set: keep one",
+                    );
+                    JwtKey::Hs256(Zeroizing::new(String::new()))
+                }
+                (None, None) => {
+                    problems.add(
+                        "auth.jwt_secret",
+                        "auth.mode is \"jwt\" but no key is set: set OSSGATE_JWT_SECRET (HS256) \
+                         or auth.jwt_public_key_file (RS256)",
+                    );
+                    JwtKey::Hs256(Zeroizing::new(String::new()))
+                }
+            };
+            AuthConfig::Jwt(JwtConfig {
+                key,
+                issuer: auth.jwt_issuer,
+                audience: auth.jwt_audience,
+            })
+        }
+        "" => {
+            problems.add(
+                "auth.mode",
+                "missing: choose \"bearer\" or \"jwt\" (or \"none\" to let anyone upload as the \
+                 user \"dev\") in auth.mode or OSSGATE_AUTH_MODE",
+            );
+            AuthConfig::None
+        }
+        other => {
+            problems.add(
+                "auth.mode",
+                format!("unknown mode {other:?}: use \"none\", \"bearer\" or \"jwt\""),
+            );
+            AuthConfig::None
+        }
+    }
+}
+
+fn seconds_in_range(
+    setting: &str,
+    value: u64,
+    min: u64,
+    max: u64,
+    problems: &mut Problems,
+) -> Duration {
+    if !(min..=max).contains(&value) {
+        problems.add(
+            setting,
+            format!("{value} is out of range: give seconds from {min} to {max}"),
+        );
+    }
+    Duration::from_secs(value)
+}
+
+/// Checks OSS's bucket naming rules: 3 to 63 lowercase letters, digits and
+/// hyphens, starting and ending with a letter or digit.
+fn check_bucket_name(name: &str) -> Result<(), &'static str> {
+    if !(3..=63).contains(&name.len()) {
+        return Err("a bucket name has 3 to 63 characters");
+    }
+    if !name
+        .bytes()
+        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+    {
+        return Err("use only lowercase letters, digits and hyphens");
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err("a bucket name starts and ends with a letter or digit");
+    }
+    Ok(())
+}
+
+fn check_http_url(text: &str) -> Result<(), &'static str> {
+    let url = url::Url::parse(text).map_err(|_| "not an absolute URL")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("use an http:// or https:// URL");
+    }
+    if url.host().is_none() {
+        return Err("the URL has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL must not carry user information");
+    }
+    if url.fragment().is_some() {
+        return Err("the URL must not have a #fragment");
+    }
+    Ok(())
+}
+
+fn check_key_url_prefix(prefix: &str) -> Result<(), &'static str> {
+    check_http_url(prefix)?;
+    // Without a '/' after the host, "https://keys.example.com" would also match
+    // "https://keys.example.com.attacker.net/".
+    let after_scheme = prefix.split_once("://").map_or("", |(_, rest)| rest);
+    if !after_scheme.contains('/') {
+        return Err("end the host part with '/', e.g. \"https://keys.example.com/\"");
+    }
+    Ok(())
+}
+
+/// Checks the upload directory template: a relative prefix ending in '/',
+/// with `{user}` so that each user has a directory of their own, and only the
+/// placeholders `{user}`, `{date}`, `{year}`, `{month}`, `{day}`.
+fn check_dir_template(template: &str) -> Result<(), String> {
+    if template.starts_with('/') {
+        return Err("OSS keys do not start with '/': remove the leading '/'".to_owned());
+    }
+    if !template.ends_with('/') {
+        return Err("a directory ends with '/': add one at the end".to_owned());
+    }
+    if !template.contains("{user}") {
+        return Err(
+            "add {user} so that each user uploads into a directory of their own".to_owned(),
+        );
+    }
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| "an unclosed '{'".to_owned())?;
+        let name = &rest[start + 1..start + end];
+        if !matches!(name, "user" | "date" | "year" | "month" | "day") {
+            return Err(format!(
+                "unknown placeholder {{{name}}}: use {{user}}, {{date}}, {{year}}, {{month}} or {{day}}"
+            ));
+        }
+        rest = &rest[start + end + 1..];
+    }
+    if rest.contains('}') || template.contains("${") {
+        return Err("a stray '}' or '${'".to_owned());
+    }
+    Ok(())
+}
+
+fn is_reserved_route(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/api/limits"
+            | "/api/upload-token"
+            | "/api/policy"
+            | "/api/uploads"
+    ) || path.starts_with("/api/uploads/")
+}
+
+/// Reads a secret from a file, trimming one trailing newline.
+///
+/// # Errors
+///
+/// The file cannot be read.
+pub fn read_secret_file(path: &Path) -> std::io::Result<Zeroizing<String>> {
+    let text = Zeroizing::new(std::fs::read_to_string(path)?);
+    Ok(Zeroizing::new(
+        text.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    fn complete_env() -> Vec<(String, String)> {
+        env(&[
+            ("OSSGATE_BUCKET", "example-bucket"),
+            ("OSSGATE_REGION", "oss-cn-hangzhou"),
+            (
+                "OSSGATE_CALLBACK_URL",
+                "https://app.example.com/api/oss/callback",
+            ),
+            ("OSSGATE_TICKET_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("OSSGATE_AUTH_MODE", "bearer"),
+            ("OSSGATE_AUTH_TOKENS", "token-for-alice-123456=alice"),
+            ("OSS_ACCESS_KEY_ID", "LTAIexample"),
+            ("OSS_ACCESS_KEY_SECRET", "secret-from-oss-vars"),
+        ])
+    }
+
+    fn load(env: Vec<(String, String)>) -> Result<ServerConfig, ConfigErrors> {
+        let sources = ConfigSources {
+            env,
+            ..ConfigSources::default()
+        };
+        ServerConfig::load(&sources, Mode::Serve)
+    }
+
+    fn settings(errors: &ConfigErrors) -> Vec<&str> {
+        errors
+            .0
+            .iter()
+            .map(|error| error.setting.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn complete_environment_resolves_with_defaults() {
+        let config = load(complete_env()).unwrap();
+        assert_eq!(config.region, "cn-hangzhou");
+        assert_eq!(
+            config.bucket_url,
+            "https://example-bucket.oss-cn-hangzhou.aliyuncs.com"
+        );
+        assert_eq!(config.signature_version, SignatureVersion::V4);
+        assert_eq!(config.credentials.access_key_id, "LTAIexample");
+        assert_eq!(
+            config.credentials.access_key_secret.expose(),
+            "secret-from-oss-vars"
+        );
+        assert_eq!(config.max_size, 10 * 1024 * 1024);
+        assert_eq!(config.callback_path, DEFAULT_CALLBACK_PATH);
+        assert_eq!(config.auth.mode_name(), "bearer");
+    }
+
+    #[test]
+    fn empty_sources_name_every_missing_setting() {
+        let errors = load(Vec::new()).unwrap_err();
+        let names = settings(&errors);
+        for setting in [
+            "oss.bucket",
+            "oss.region",
+            "oss.access_key_id",
+            "oss.access_key_secret",
+            "callback.url",
+            "callback.ticket_secret",
+            "auth.mode",
+        ] {
+            assert!(names.contains(&setting), "{setting} missing from {names:?}");
+        }
+    }
+
+    #[test]
+    fn credential_group_is_never_mixed() {
+        let mut vars = complete_env();
+        vars.push((
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET".into(),
+            "other-secret".into(),
+        ));
+        vars.push(("OSSGATE_ACCESS_KEY_ID".into(), "LTAIfromOssgate".into()));
+        let errors = load(vars).unwrap_err();
+        assert_eq!(settings(&errors), ["OSSGATE_ACCESS_KEY_SECRET"]);
+    }
+
+    #[test]
+    fn alibaba_cloud_variables_are_read() {
+        let mut vars: Vec<_> = complete_env()
+            .into_iter()
+            .filter(|(key, _)| !key.starts_with("OSS_"))
+            .collect();
+        vars.extend(env(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "STS.example"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sts-secret"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "sts-token"),
+        ]));
+        let config = load(vars).unwrap();
+        assert_eq!(config.credentials.access_key_id, "STS.example");
+        let token = config.credentials.security_token.as_ref().unwrap();
+        assert_eq!(token.expose(), "sts-token");
+    }
+
+    #[test]
+    fn overrides_beat_environment_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ossgate.toml");
+        std::fs::write(&file, "[upload]\nmax_size = 100\ntoken_lifetime = 60\n").unwrap();
+        let mut vars = complete_env();
+        vars.push(("OSSGATE_MAX_SIZE".into(), "200".into()));
+        let mut sources = ConfigSources {
+            file: Some(file),
+            env: vars,
+            overrides: Table::new(),
+        };
+        let config = ServerConfig::load(&sources, Mode::Serve).unwrap();
+        assert_eq!(config.max_size, 200);
+        assert_eq!(config.token_lifetime, Duration::from_secs(60));
+
+        sources.set("upload.max_size", 300);
+        let config = ServerConfig::load(&sources, Mode::Serve).unwrap();
+        assert_eq!(config.max_size, 300);
+    }
+
+    #[test]
+    fn unknown_file_key_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ossgate.toml");
+        std::fs::write(&file, "[upload]\nmax_sise = 100\n").unwrap();
+        let sources = ConfigSources {
+            file: Some(file),
+            env: complete_env(),
+            overrides: Table::new(),
+        };
+        let error = ServerConfig::load(&sources, Mode::Serve).unwrap_err();
+        assert!(error.to_string().contains("max_sise"), "{error}");
+    }
+
+    #[test]
+    fn bad_environment_integer_names_the_variable() {
+        let mut vars = complete_env();
+        vars.push(("OSSGATE_MAX_SIZE".into(), "ten".into()));
+        let errors = load(vars).unwrap_err();
+        assert_eq!(settings(&errors), ["OSSGATE_MAX_SIZE"]);
+    }
+
+    #[test]
+    fn invalid_values_are_reported_together() {
+        let mut vars = complete_env();
+        vars.extend(env(&[
+            ("OSSGATE_SIGNATURE_VERSION", "v3"),
+            ("OSSGATE_UPLOAD_DIR", "shared/"),
+            ("OSSGATE_CORS_ORIGINS", "*,https://app.example.com"),
+            (
+                "OSSGATE_TRUSTED_KEY_URL_PREFIXES",
+                "https://keys.example.com",
+            ),
+            ("OSSGATE_DATABASE", "postgres://db/ossgate"),
+        ]));
+        let errors = load(vars).unwrap_err();
+        assert_eq!(
+            settings(&errors),
+            [
+                "database",
+                "cors_origins",
+                "oss.signature_version",
+                "upload.dir",
+                "callback.trusted_key_url_prefixes"
+            ]
+        );
+    }
+
+    #[test]
+    fn private_callback_url_warns_outside_dev() {
+        let mut vars = complete_env();
+        vars.push((
+            "OSSGATE_CALLBACK_URL".into(),
+            "http://192.168.1.20:8080/cb".into(),
+        ));
+        let config = load(vars).unwrap();
+        assert!(config.callback_url_warning().is_some());
+
+        let config = load(complete_env()).unwrap();
+        assert_eq!(config.callback_url_warning(), None);
+    }
+
+    #[test]
+    fn describe_redacts_secrets() {
+        let mut vars = complete_env();
+        vars.push(("OSS_SESSION_TOKEN".into(), "session-token-value".into()));
+        let config = load(vars).unwrap();
+        let text = config.describe();
+        assert!(text.contains("bucket = \"example-bucket\""), "{text}");
+        for secret in [
+            "secret-from-oss-vars",
+            "session-token-value",
+            "0123456789abcdef0123456789abcdef",
+            "token-for-alice-123456",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked in:\n{text}");
+        }
+        assert!(text.parse::<Table>().is_ok(), "not TOML:\n{text}");
+    }
+}

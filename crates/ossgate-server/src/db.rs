@@ -1,0 +1,327 @@
+//! The upload records, in SQLite through sqlx.
+//!
+//! The database runs in WAL mode so that listing uploads does not wait for a
+//! callback being recorded. Migrations under `migrations/` are embedded in the
+//! binary and applied at start. Recording is idempotent: a replayed callback
+//! (same token id and object, or same OSS request id) hits a unique constraint
+//! and gets the row that is already there.
+//!
+//! NOTE: the schema is kept PostgreSQL-friendly, but only SQLite is wired up.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, SqlitePool};
+
+use crate::error::ServerError;
+
+/// An upload about to be recorded.
+#[derive(Clone, Debug)]
+pub struct NewUpload {
+    pub bucket: String,
+    pub object: String,
+    pub size: u64,
+    pub etag: String,
+    pub mime_type: String,
+    pub image_width: Option<u64>,
+    pub image_height: Option<u64>,
+    pub image_format: Option<String>,
+    pub crc64: Option<String>,
+    pub user_id: String,
+    pub token_id: String,
+    pub client_ip: Option<String>,
+    pub oss_request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A recorded upload.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct Upload {
+    pub id: i64,
+    pub bucket: String,
+    pub object: String,
+    pub size: i64,
+    pub etag: String,
+    pub mime_type: String,
+    pub image_width: Option<i64>,
+    pub image_height: Option<i64>,
+    pub image_format: Option<String>,
+    pub crc64: Option<String>,
+    pub user_id: String,
+    pub token_id: String,
+    pub client_ip: Option<String>,
+    pub oss_request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whether [`Database::record`] inserted a row or found the same upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    Inserted,
+    Replayed,
+}
+
+/// A pool of connections to the upload database.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: SqlitePool,
+}
+
+const COLUMNS: &str = "id, bucket, object, size, etag, mime_type, image_width, image_height, \
+                       image_format, crc64, user_id, token_id, client_ip, oss_request_id, created_at";
+
+impl Database {
+    /// Opens (creating if needed) the SQLite file at `path` and applies the
+    /// migrations.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be opened or created, or a migration fails.
+    pub async fn open(path: &Path) -> Result<Self, ServerError> {
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|source| ServerError::Io {
+                context: format!("cannot create the database directory {}", parent.display()),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        Self::connect(options, 4, &path.display().to_string()).await
+    }
+
+    /// Opens a private in-memory database, for tests.
+    ///
+    /// # Errors
+    ///
+    /// A migration fails.
+    pub async fn in_memory() -> Result<Self, ServerError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(|source| {
+            ServerError::Database {
+                path: ":memory:".to_owned(),
+                source,
+            }
+        })?;
+        // One connection, kept open: each in-memory connection is its own database.
+        Self::connect(options, 1, ":memory:").await
+    }
+
+    async fn connect(
+        options: SqliteConnectOptions,
+        max_connections: u32,
+        label: &str,
+    ) -> Result<Self, ServerError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|source| ServerError::Database {
+                path: label.to_owned(),
+                source,
+            })?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Checks that the database responds.
+    ///
+    /// # Errors
+    ///
+    /// The database does not respond.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Records an upload, or returns the row already recorded for the same
+    /// token id and object or the same OSS request id.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn record(&self, upload: &NewUpload) -> Result<(Upload, Recorded), sqlx::Error> {
+        let to_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        let inserted: Option<Upload> = sqlx::query_as(&format!(
+            "INSERT INTO uploads (bucket, object, size, etag, mime_type, image_width, \
+             image_height, image_format, crc64, user_id, token_id, client_ip, oss_request_id, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+        ))
+        .bind(&upload.bucket)
+        .bind(&upload.object)
+        .bind(to_i64(upload.size))
+        .bind(&upload.etag)
+        .bind(&upload.mime_type)
+        .bind(upload.image_width.map(to_i64))
+        .bind(upload.image_height.map(to_i64))
+        .bind(&upload.image_format)
+        .bind(&upload.crc64)
+        .bind(&upload.user_id)
+        .bind(&upload.token_id)
+        .bind(&upload.client_ip)
+        .bind(&upload.oss_request_id)
+        .bind(upload.created_at)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = inserted {
+            return Ok((row, Recorded::Inserted));
+        }
+
+        // A unique constraint rejected the insert: fetch the row already recorded.
+        let existing: Upload = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM uploads WHERE (token_id = ? AND object = ?) \
+             OR (oss_request_id IS NOT NULL AND oss_request_id = ?) ORDER BY id LIMIT 1"
+        ))
+        .bind(&upload.token_id)
+        .bind(&upload.object)
+        .bind(&upload.oss_request_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((existing, Recorded::Replayed))
+    }
+
+    /// Lists `user`'s uploads, newest first: at most `limit`, with ids below
+    /// `before` when given.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn list(
+        &self,
+        user: &str,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<Upload>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM uploads WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(user)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Returns one of `user`'s uploads.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn get(&self, user: &str, id: i64) -> Result<Option<Upload>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM uploads WHERE user_id = ? AND id = ?"
+        ))
+        .bind(user)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Closes every connection, flushing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload(token: &str, object: &str, request_id: Option<&str>) -> NewUpload {
+        NewUpload {
+            bucket: "b".into(),
+            object: object.into(),
+            size: 5,
+            etag: "D8E8FCA2DC0F896FD7CB4CB0031BA249".into(),
+            mime_type: "text/plain".into(),
+            image_width: None,
+            image_height: None,
+            image_format: None,
+            crc64: Some("123".into()),
+            user_id: "alice".into(),
+            token_id: token.into(),
+            client_ip: Some("127.0.0.1".into()),
+            oss_request_id: request_id.map(Into::into),
+            created_at: "2026-12-04T10:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn record_inserts_then_replays() {
+        let db = Database::in_memory().await.unwrap();
+        let (first, outcome) = db.record(&upload("t1", "a.txt", Some("r1"))).await.unwrap();
+        assert_eq!(outcome, Recorded::Inserted);
+        assert_eq!(first.size, 5);
+        assert_eq!(
+            first.created_at,
+            "2026-12-04T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+
+        let (again, outcome) = db.record(&upload("t1", "a.txt", Some("r2"))).await.unwrap();
+        assert_eq!(outcome, Recorded::Replayed);
+        assert_eq!(again, first);
+
+        let (same_request, outcome) = db.record(&upload("t9", "b.txt", Some("r1"))).await.unwrap();
+        assert_eq!(outcome, Recorded::Replayed);
+        assert_eq!(same_request.id, first.id);
+    }
+
+    #[tokio::test]
+    async fn uploads_without_request_id_do_not_collide() {
+        let db = Database::in_memory().await.unwrap();
+        db.record(&upload("t1", "a.txt", None)).await.unwrap();
+        let (_, outcome) = db.record(&upload("t2", "a.txt", None)).await.unwrap();
+        assert_eq!(outcome, Recorded::Inserted);
+    }
+
+    #[tokio::test]
+    async fn list_pages_newest_first_per_user() {
+        let db = Database::in_memory().await.unwrap();
+        for index in 0..5 {
+            db.record(&upload(&format!("t{index}"), "x", None))
+                .await
+                .unwrap();
+        }
+        let mut other = upload("t-bob", "y", None);
+        other.user_id = "bob".into();
+        db.record(&other).await.unwrap();
+
+        let page = db.list("alice", 2, None).await.unwrap();
+        let ids: Vec<i64> = page.iter().map(|upload| upload.id).collect();
+        assert_eq!(ids, [5, 4]);
+        let next = db.list("alice", 10, Some(4)).await.unwrap();
+        let ids: Vec<i64> = next.iter().map(|upload| upload.id).collect();
+        assert_eq!(ids, [3, 2, 1]);
+        assert!(db.get("alice", 6).await.unwrap().is_none());
+        assert!(db.get("bob", 6).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn file_database_uses_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("sub/ossgate.db"))
+            .await
+            .unwrap();
+        let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(mode.0, "wal");
+    }
+}

@@ -1,0 +1,446 @@
+//! Upload tokens: signed PostObject forms for one user and one upload.
+//!
+//! A token is stateless. Its policy carries a UTC expiration, the bucket, the
+//! key condition (the exact key the server chose, or the user's directory as a
+//! prefix), `content-length-range`, the allowed content types, the
+//! `success_action_status` of 200 and the exact `callback` value. The callback
+//! body template carries OSS's system variables and a sealed ticket (see
+//! [`crate::ticket`]), so the callback handler learns what the token allowed
+//! without any stored state.
+//!
+//! The callback body is form-encoded (OSS's default): `bucket`, `object`,
+//! `etag`, `size`, `mimeType`, `imageWidth`, `imageHeight`, `imageFormat`,
+//! `crc64`, `clientIp`, `reqId` and `ticket`.
+
+use chrono::{DateTime, Datelike, Utc};
+use ossgate_protocol::form::FormSigner;
+use ossgate_protocol::{
+    CallbackBodyType, CallbackParam, Condition, FormFields, Policy, SignatureVersion,
+};
+use serde::Serialize;
+
+use crate::config::{version_name, KeyStrategy, ServerConfig};
+use crate::error::ApiError;
+use crate::ticket::{Ticket, TicketKey, TicketScope};
+
+/// Maximum length of the `filename` in a token request, in bytes.
+const MAX_FILENAME_LEN: usize = 1024;
+
+/// Maximum length of the file extension kept in a server-chosen key.
+const MAX_EXTENSION_LEN: usize = 16;
+
+/// The browser's declaration about the file it is about to upload.
+#[derive(Clone, Debug, Default)]
+pub struct TokenRequest {
+    pub filename: Option<String>,
+    pub size: Option<u64>,
+    pub content_type: Option<String>,
+}
+
+/// The response body of `GET /api/upload-token`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadToken {
+    /// The URL the browser POSTs the form to.
+    pub url: String,
+    pub method: &'static str,
+    /// Every form field but the file, in the order to send them.
+    pub fields: FormFields,
+    /// The object key, when the server chose it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub dir: String,
+    /// When the policy expires, in Unix seconds.
+    pub expire: i64,
+    pub max_size: u64,
+    pub content_types: Vec<String>,
+    pub signature_version: &'static str,
+    /// The id the callback record will carry.
+    #[serde(skip)]
+    pub token_id: String,
+}
+
+/// The response body of `GET /api/policy`: the shape of Alibaba's sample app server,
+/// with a V1 signature, for the official plupload client.
+#[derive(Clone, Debug, Serialize)]
+pub struct LegacyPolicy {
+    pub accessid: String,
+    pub host: String,
+    pub expire: i64,
+    pub signature: String,
+    pub policy: String,
+    pub dir: String,
+    pub callback: String,
+}
+
+/// Issues tokens for one bucket and one set of credentials.
+#[derive(Debug)]
+pub struct TokenIssuer {
+    bucket: String,
+    bucket_url: String,
+    upload_dir: String,
+    max_size: u64,
+    content_types: Vec<String>,
+    key_strategy: KeyStrategy,
+    lifetime_secs: i64,
+    callback_url: String,
+    callback_host: Option<String>,
+    callback_sni: Option<bool>,
+    signer: FormSigner,
+    /// A V1 signer for `/api/policy`, whatever version the tokens use.
+    legacy_signer: FormSigner,
+    ticket_key: TicketKey,
+}
+
+/// One token's policy and callback, before signing.
+struct Draft {
+    dir: String,
+    key: Option<String>,
+    token_id: String,
+    expiration: DateTime<Utc>,
+    callback: String,
+    policy: Policy,
+}
+
+impl TokenIssuer {
+    pub fn new(config: &ServerConfig) -> Self {
+        let lifetime_secs = i64::try_from(config.token_lifetime.as_secs()).unwrap_or(i64::MAX);
+        Self {
+            bucket: config.bucket.clone(),
+            bucket_url: config.bucket_url.clone(),
+            upload_dir: config.upload_dir.clone(),
+            max_size: config.max_size,
+            content_types: config.content_types.clone(),
+            key_strategy: config.key_strategy,
+            lifetime_secs,
+            callback_url: config.callback_url.clone(),
+            callback_host: config.callback_host.clone(),
+            callback_sni: config.callback_sni,
+            signer: FormSigner::new(
+                config.credentials.clone(),
+                config.signature_version,
+                &config.region,
+            ),
+            legacy_signer: FormSigner::new(
+                config.credentials.clone(),
+                SignatureVersion::V1,
+                &config.region,
+            ),
+            ticket_key: TicketKey::new(&config.ticket_secret),
+        }
+    }
+
+    /// Returns the key that tickets are sealed with.
+    pub fn ticket_key(&self) -> &TicketKey {
+        &self.ticket_key
+    }
+
+    /// Issues a token for `user` at `now`.
+    ///
+    /// # Errors
+    ///
+    /// A declared size or content type outside the limits, or an unusable
+    /// filename; nothing is signed then.
+    pub fn issue(
+        &self,
+        user: &str,
+        request: &TokenRequest,
+        now: DateTime<Utc>,
+    ) -> Result<UploadToken, ApiError> {
+        // Check what the browser declared before anything is signed.
+        if let Some(size) = request.size {
+            if size > self.max_size {
+                return Err(ApiError::EntityTooLarge {
+                    size,
+                    max: self.max_size,
+                });
+            }
+        }
+        let content_type = self.check_content_type(request.content_type.as_deref())?;
+        if let Some(filename) = &request.filename {
+            if filename.len() > MAX_FILENAME_LEN || filename.chars().any(char::is_control) {
+                return Err(ApiError::InvalidArgument {
+                    name: "filename",
+                    reason: format!(
+                        "give the file's name without control characters, at most \
+                         {MAX_FILENAME_LEN} bytes"
+                    ),
+                });
+            }
+        }
+
+        // Choose the key condition and build the policy.
+        let dir = render_dir(&self.upload_dir, user, now);
+        let key = match self.key_strategy {
+            KeyStrategy::Unique => Some(unique_key(&dir, request.filename.as_deref())),
+            KeyStrategy::Filename => None,
+        };
+        let restrict_types = !self.content_types.is_empty();
+        let draft = self.draft(user, dir, key, now, restrict_types);
+
+        // The fields the page sends before the signed ones, then the signed ones.
+        let mut fields = FormFields::new();
+        let key_field = match &draft.key {
+            Some(key) => key.clone(),
+            None => format!("{}${{filename}}", draft.dir),
+        };
+        fields.push("key", key_field);
+        if let Some(content_type) = content_type {
+            fields.push("Content-Type", content_type);
+        }
+        fields.push("success_action_status", "200");
+        fields.push("callback", draft.callback.clone());
+        let signed = self.signer.sign(draft.policy, now);
+        for (name, value) in signed.fields.iter() {
+            fields.push(name, value);
+        }
+
+        Ok(UploadToken {
+            url: self.bucket_url.clone(),
+            method: "POST",
+            fields,
+            key: draft.key,
+            dir: draft.dir,
+            expire: draft.expiration.timestamp(),
+            max_size: self.max_size,
+            content_types: self.content_types.clone(),
+            signature_version: version_name(self.signer.version()),
+            token_id: draft.token_id,
+        })
+    }
+
+    /// Issues a token in the legacy shape: the user's directory as a key
+    /// prefix, a V1 signature, and no content-type condition, because the
+    /// official client sends no `Content-Type` field. The content type is
+    /// still checked when the callback arrives.
+    pub fn issue_legacy(&self, user: &str, now: DateTime<Utc>) -> LegacyPolicy {
+        let dir = render_dir(&self.upload_dir, user, now);
+        let draft = self.draft(user, dir, None, now, false);
+        let signed = self.legacy_signer.sign(draft.policy, now);
+        LegacyPolicy {
+            accessid: self.legacy_signer.access_key_id().to_owned(),
+            host: self.bucket_url.clone(),
+            expire: draft.expiration.timestamp(),
+            signature: signed
+                .fields
+                .get("Signature")
+                .unwrap_or_default()
+                .to_owned(),
+            policy: signed.policy_base64,
+            dir: draft.dir,
+            callback: draft.callback,
+        }
+    }
+
+    fn draft(
+        &self,
+        user: &str,
+        dir: String,
+        key: Option<String>,
+        now: DateTime<Utc>,
+        restrict_types: bool,
+    ) -> Draft {
+        let token_id = uuid::Uuid::new_v4().simple().to_string();
+        let expiration =
+            DateTime::from_timestamp(now.timestamp() + self.lifetime_secs, 0).unwrap_or(now);
+
+        // The ticket binds the user, the scope, the expiry and the token id.
+        let scope = match &key {
+            Some(key) => TicketScope::Key(key.clone()),
+            None => TicketScope::Dir(dir.clone()),
+        };
+        let ticket = self.ticket_key.seal(&Ticket {
+            user: user.to_owned(),
+            scope,
+            expires: expiration.timestamp(),
+            token_id: token_id.clone(),
+        });
+        let callback = CallbackParam {
+            urls: vec![self.callback_url.clone()],
+            host: self.callback_host.clone(),
+            body: callback_body_template(&ticket),
+            body_type: Some(CallbackBodyType::Form),
+            sni: self.callback_sni,
+        }
+        .to_base64();
+
+        let key_condition = match &key {
+            Some(key) => Condition::Eq {
+                field: "key".to_owned(),
+                value: key.clone(),
+            },
+            None => Condition::StartsWith {
+                field: "key".to_owned(),
+                prefix: dir.clone(),
+            },
+        };
+        let mut policy = Policy::new(expiration)
+            .with(Condition::Exact {
+                field: "bucket".to_owned(),
+                value: self.bucket.clone(),
+            })
+            .with(key_condition)
+            .with(Condition::ContentLengthRange {
+                min: 0,
+                max: self.max_size,
+            });
+        if restrict_types {
+            policy = policy.with(Condition::In {
+                field: "content-type".to_owned(),
+                values: self.content_types.clone(),
+            });
+        }
+        let policy = policy
+            .with(Condition::Exact {
+                field: "success_action_status".to_owned(),
+                value: "200".to_owned(),
+            })
+            .with(Condition::Exact {
+                field: "callback".to_owned(),
+                value: callback.clone(),
+            });
+
+        Draft {
+            dir,
+            key,
+            token_id,
+            expiration,
+            callback,
+            policy,
+        }
+    }
+
+    /// Normalises the declared content type and checks it against the list.
+    fn check_content_type(&self, declared: Option<&str>) -> Result<Option<String>, ApiError> {
+        let declared = declared
+            .map(|value| {
+                let essence = value.split(';').next().unwrap_or("").trim();
+                essence.to_ascii_lowercase()
+            })
+            .filter(|value| !value.is_empty());
+        if self.content_types.is_empty() {
+            return Ok(declared);
+        }
+        match declared {
+            Some(value) if self.content_types.contains(&value) => Ok(Some(value)),
+            Some(value) => Err(ApiError::InvalidContentType {
+                content_type: value,
+                allowed: self.content_types.join(", "),
+            }),
+            None => Err(ApiError::InvalidContentType {
+                content_type: String::new(),
+                allowed: self.content_types.join(", "),
+            }),
+        }
+    }
+}
+
+/// The callback body template: OSS's system variables and the ticket literal.
+pub fn callback_body_template(ticket: &str) -> String {
+    format!(
+        "bucket=${{bucket}}&object=${{object}}&etag=${{etag}}&size=${{size}}\
+         &mimeType=${{mimeType}}&imageWidth=${{imageInfo.width}}\
+         &imageHeight=${{imageInfo.height}}&imageFormat=${{imageInfo.format}}\
+         &crc64=${{crc64}}&clientIp=${{clientIp}}&reqId=${{reqId}}&ticket={ticket}"
+    )
+}
+
+/// Fills the directory template for `user` on `now`'s UTC date.
+pub fn render_dir(template: &str, user: &str, now: DateTime<Utc>) -> String {
+    template
+        .replace("{user}", user)
+        .replace("{date}", &now.format("%Y-%m-%d").to_string())
+        .replace("{year}", &format!("{:04}", now.year()))
+        .replace("{month}", &format!("{:02}", now.month()))
+        .replace("{day}", &format!("{:02}", now.day()))
+}
+
+/// Builds a new key under `dir` keeping the file's extension, lowercased: a random
+/// id, then `.` and the extension when it is 1 to 16 ASCII letters or digits.
+pub fn unique_key(dir: &str, filename: Option<&str>) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let extension = filename
+        .and_then(|name| name.rsplit_once('.'))
+        .map(|(_, extension)| extension)
+        .filter(|extension| {
+            (1..=MAX_EXTENSION_LEN).contains(&extension.len())
+                && extension.bytes().all(|byte| byte.is_ascii_alphanumeric())
+        });
+    match extension {
+        Some(extension) => format!("{dir}{id}.{}", extension.to_ascii_lowercase()),
+        None => format!("{dir}{id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn dir_template_fills_user_and_date() {
+        let now = at("2026-03-05T23:59:59Z");
+        assert_eq!(
+            render_dir("uploads/{user}/{date}/", "alice", now),
+            "uploads/alice/2026-03-05/"
+        );
+        assert_eq!(
+            render_dir("{year}/{month}/{day}/{user}/", "bob", now),
+            "2026/03/05/bob/"
+        );
+    }
+
+    #[test]
+    fn unique_key_keeps_a_plain_extension() {
+        let key = unique_key("u/alice/", Some("Holiday Photo.JPG"));
+        assert!(key.starts_with("u/alice/"), "{key}");
+        assert!(key.ends_with(".jpg"), "{key}");
+        assert_eq!(key.len(), "u/alice/".len() + 32 + 4);
+    }
+
+    #[test]
+    fn unique_key_drops_odd_extensions() {
+        for name in [
+            None,
+            Some("README"),
+            Some("a.tar/../x"),
+            Some("x.p%20g"),
+            Some("x."),
+        ] {
+            let key = unique_key("d/", name);
+            assert_eq!(key.len(), "d/".len() + 32, "{name:?} gave {key}");
+        }
+    }
+
+    #[test]
+    fn unique_keys_differ() {
+        assert_ne!(
+            unique_key("d/", Some("a.png")),
+            unique_key("d/", Some("a.png"))
+        );
+    }
+
+    #[test]
+    fn callback_template_names_every_variable() {
+        let template = callback_body_template("TICKET");
+        for variable in [
+            "${bucket}",
+            "${object}",
+            "${etag}",
+            "${size}",
+            "${mimeType}",
+            "${imageInfo.width}",
+            "${imageInfo.height}",
+            "${imageInfo.format}",
+            "${crc64}",
+            "${clientIp}",
+            "${reqId}",
+        ] {
+            assert!(template.contains(variable), "{variable} missing");
+        }
+        assert!(template.ends_with("&ticket=TICKET"));
+    }
+}
