@@ -35,8 +35,8 @@ impl CallbackBodyType {
     }
 
     /// Parses a `callbackBodyType` value. Media types are case-insensitive,
-    /// so `Application/JSON` is accepted; parameters such as `; charset=utf-8`
-    /// are not.
+    /// so `Application/JSON` is accepted. Parameters such as
+    /// `; charset=utf-8` are not.
     pub fn parse(value: &str) -> Option<Self> {
         [Self::Form, Self::Json]
             .into_iter()
@@ -540,10 +540,10 @@ const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 /// placeholders, including the names in `x:var1=${x:var1}`, is copied as it
 /// is, and a `${` with no closing `}` is copied as text.
 ///
-/// Missing values (image facts of a non-image, an `x:` variable the upload
-/// did not set, an unknown name) are empty: nothing in a form body or inside
-/// a JSON string literal, `""` elsewhere in a JSON body so the JSON stays
-/// valid. `${size}`, `${imageInfo.width}` and `${imageInfo.height}` are bare
+/// Missing values are empty: the image facts of a non-image, an `x:`
+/// variable the upload did not set, and unknown names. They render as nothing
+/// in a form body or inside a JSON string literal, and as `""` elsewhere in a
+/// JSON body so the JSON stays valid. `${size}`, `${imageInfo.width}` and `${imageInfo.height}` are bare
 /// numbers in JSON. `${crc64}` is quoted, because a 64-bit value does not fit
 /// a JSON number's exact range. Inside a JSON string literal, values are JSON
 /// escaped but not quoted.

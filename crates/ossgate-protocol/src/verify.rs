@@ -126,8 +126,8 @@ impl CallbackPublicKey {
         let modulus = BigUint::from_bytes_be(parsed.modulus.as_bytes());
         let exponent = BigUint::from_bytes_be(parsed.public_exponent.as_bytes());
 
-        // The size is checked here, before the rsa crate sees the key, so an
-        // oversized key gets a message that names its size.
+        // The size is checked before `RsaPublicKey::new`, so an oversized key
+        // gets a message that names its size.
         check_modulus_bits(modulus.bits())?;
 
         let key = RsaPublicKey::new(modulus, exponent)
@@ -186,7 +186,7 @@ fn rsa_key_from_spki(der: &[u8]) -> Result<Vec<u8>, VerifyError> {
 fn check_modulus_bits(bits: usize) -> Result<(), VerifyError> {
     if !(MIN_KEY_BITS..=MAX_KEY_BITS).contains(&bits) {
         return Err(VerifyError::BadKey(format!(
-            "the key has a {bits}-bit modulus; callback keys must have {MIN_KEY_BITS} to \
+            "the key has a {bits}-bit modulus, but callback keys must have {MIN_KEY_BITS} to \
              {MAX_KEY_BITS} bits"
         )));
     }
@@ -448,9 +448,9 @@ impl KeyUrlPolicy {
     /// Applies the policy to a decoded URL.
     ///
     /// The raw text is checked as well as the parsed URL, because the URL
-    /// parser silently repairs some forgeries (it drops a default port, strips
-    /// tabs and newlines, lowercases and percent-decodes the host, reads `\`
-    /// as `/`), and another client might read the same text differently.
+    /// parser silently repairs some forgeries. It drops a default port, strips
+    /// tabs and newlines, lowercases and percent-decodes the host and reads
+    /// `\` as `/`, while another client might read the same text differently.
     ///
     /// # Errors
     ///
@@ -488,6 +488,12 @@ impl KeyUrlPolicy {
             return Err(untrusted(url, UntrustedReason::NotAUrl));
         };
 
+        // OSS's own key URLs use the built-in key, even when a configured
+        // prefix also matches them.
+        if OSS_CALLBACK_KEY_URLS.contains(&url) {
+            return Ok(TrustedKeyUrl::Oss(url.to_owned()));
+        }
+
         // Configured prefixes are the only way to trust another host or a port.
         if self
             .extra_prefixes
@@ -522,11 +528,7 @@ impl KeyUrlPolicy {
             return Err(untrusted(url, reason));
         }
 
-        if OSS_CALLBACK_KEY_URLS.contains(&url) {
-            Ok(TrustedKeyUrl::Oss(url.to_owned()))
-        } else {
-            Ok(TrustedKeyUrl::OssHost(url.to_owned()))
-        }
+        Ok(TrustedKeyUrl::OssHost(url.to_owned()))
     }
 }
 

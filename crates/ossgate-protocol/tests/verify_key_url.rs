@@ -88,6 +88,16 @@ fn extra_prefix_is_trusted() {
 }
 
 #[test]
+fn oss_url_under_extra_prefix_is_builtin() {
+    let policy = KeyUrlPolicy::default().with_extra_prefix("http://gosspublic.alicdn.com/");
+    let url = "http://gosspublic.alicdn.com/callback_pub_key_v1.pem";
+    assert_eq!(
+        policy.check_url(url),
+        Ok(TrustedKeyUrl::Oss(url.to_owned()))
+    );
+}
+
+#[test]
 fn extra_prefix_does_not_trust_other_port() {
     assert_eq!(
         rejection(&emulator_policy(), "http://127.0.0.1:9001/key.pem"),
