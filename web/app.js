@@ -818,7 +818,7 @@
     const url = body && safeHttpUrl(body.url);
     const type = (body && body.mimeType) || Upload.contentTypeOf(entry.file);
     if (url && type.startsWith("image/")) {
-      container.append(thumbnail(url, translate("file.thumbnailAlt", { name: entry.file.name })));
+      container.append(thumbnail(url, translate("file.thumbnailAlt", { name: entry.file.name }), false));
     }
     if (url) {
       const link = element("a", "file-link", translate("file.open"));
@@ -832,11 +832,12 @@
     }
   }
 
-  function thumbnail(url, alt) {
+  /** Builds an image that removes itself if it fails to load; `lazy` defers loading until it is near the viewport. */
+  function thumbnail(url, alt, lazy) {
     const image = document.createElement("img");
     image.className = "file-thumb";
     image.alt = alt;
-    image.loading = "lazy";
+    image.loading = lazy ? "lazy" : "eager";
     image.decoding = "async";
     image.addEventListener("error", () => image.remove());
     image.src = url;
@@ -953,7 +954,7 @@
     const url = safeHttpUrl(upload.url);
     const isImage = typeof upload.mimeType === "string" && upload.mimeType.startsWith("image/");
     if (url && isImage) {
-      item.append(thumbnail(url, translate("file.thumbnailAlt", { name: upload.object })));
+      item.append(thumbnail(url, translate("file.thumbnailAlt", { name: upload.object }), true));
     } else {
       item.append(element("span", "upload__icon", fileBadge(upload)));
     }
