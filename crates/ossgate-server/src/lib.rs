@@ -25,6 +25,7 @@ pub mod auth;
 pub mod callback;
 pub mod config;
 pub mod db;
+pub mod dev;
 pub mod error;
 pub mod handlers;
 pub mod keys;
@@ -36,6 +37,7 @@ pub mod web;
 pub use app::{router, serve, AppState};
 pub use config::{ConfigSources, Mode, ServerConfig};
 pub use db::Database;
+pub use dev::{DevOptions, DevServer};
 pub use error::{ApiError, ServerError};
 
 /// Opens the database the settings name and builds the state and router.
