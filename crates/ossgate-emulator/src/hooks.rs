@@ -7,8 +7,11 @@
 //!   "size", "etag", "contentType", "crc64", "lastModified"}]}` sorted by
 //!   bucket, then key. `etag` is quoted like the `ETag` header.
 //! - `GET /_emulator/posts`: `{"posts": [{"requestId", "bucket", "key",
-//!   "status", "code", "message", "time"}]}` oldest first; `code` and
-//!   `message` are `null` on success, `key` is `null` when the form had none.
+//!   "accessKeyId", "status", "code", "message", "time"}]}` oldest first;
+//!   `code` and `message` are `null` on success, `key` is `null` when the
+//!   form had none, `accessKeyId` when the upload was anonymous or rejected
+//!   before its signature was checked. `key` is the key after `${filename}`
+//!   expansion once that happened.
 //! - `GET /_emulator/callbacks`: `{"callbacks": [{"requestId", "url",
 //!   "requestHeaders": {name: value}, "body", "responseStatus",
 //!   "responseBody", "durationMs", "outcome", "message", "time"}]}`;
@@ -66,6 +69,8 @@ pub struct PostRecord {
     pub request_id: String,
     pub bucket: String,
     pub key: Option<String>,
+    /// The AccessKeyId that signed the form; `None` when anonymous or rejected before.
+    pub access_key_id: Option<String>,
     pub status: u16,
     pub code: Option<String>,
     pub message: Option<String>,

@@ -63,9 +63,6 @@
 //! - Stored objects and their metadata are plain files under the data
 //!   directory; nothing but this process should write there.
 
-// The operations are wired in step by step; until then some fields are unused.
-#![allow(dead_code)]
-
 pub mod config;
 pub mod error;
 pub mod hooks;

@@ -33,6 +33,9 @@ pub(crate) struct RequestContext {
     pub bucket: BucketConfig,
     /// The decoded object key; `None` for requests to the bucket itself.
     pub key: Option<String>,
+    /// The bucket's URL as the client addressed it, with no trailing slash:
+    /// `http://<bucket>.<host>` or `http://<host>/<bucket>`.
+    pub bucket_url: String,
     pub client_ip: String,
     /// The emulator's clock, with the clock-offset fault applied.
     pub now: DateTime<Utc>,
@@ -68,6 +71,7 @@ pub(crate) fn new_request_id() -> String {
 struct Target<'a> {
     bucket: Option<String>,
     raw_key: &'a str,
+    virtual_hosted: bool,
 }
 
 /// Splits host and path into bucket and raw (still percent-encoded) key.
@@ -84,6 +88,7 @@ fn resolve_target<'a>(state: &AppState, host: &str, path: &'a str) -> Target<'a>
                 return Target {
                     bucket: Some(label.to_owned()),
                     raw_key: path.strip_prefix('/').unwrap_or(path),
+                    virtual_hosted: true,
                 };
             }
         }
@@ -94,14 +99,17 @@ fn resolve_target<'a>(state: &AppState, host: &str, path: &'a str) -> Target<'a>
         Some((bucket, key)) => Target {
             bucket: Some(bucket.to_owned()),
             raw_key: key,
+            virtual_hosted: false,
         },
         None if path.is_empty() => Target {
             bucket: None,
             raw_key: "",
+            virtual_hosted: false,
         },
         None => Target {
             bucket: Some(path.to_owned()),
             raw_key: "",
+            virtual_hosted: false,
         },
     }
 }
@@ -152,6 +160,11 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
                         host_id: host.clone(),
                         bucket: bucket.clone(),
                         key,
+                        bucket_url: if target.virtual_hosted {
+                            format!("http://{host}")
+                        } else {
+                            format!("http://{host}/{name}")
+                        },
                         client_ip,
                         now: state.inner.recorder.now(),
                     };

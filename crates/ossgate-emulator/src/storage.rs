@@ -206,6 +206,13 @@ impl UploadWriter {
         Ok(())
     }
 
+    /// Stops the upload and waits until its temporary file is deleted.
+    pub async fn abort(mut self) {
+        self.sender = None;
+        // The writer returns the file on channel close; dropping it deletes it.
+        let _ = (&mut self.task).await;
+    }
+
     /// Waits for the writer thread to flush, and returns the file and its digests.
     pub async fn finish(mut self) -> Result<WrittenFile, OssError> {
         self.sender = None;
