@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike as _, Utc};
 use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
@@ -41,14 +41,19 @@ pub fn format_x_oss_date(instant: DateTime<Utc>) -> String {
     instant.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// Parses `x-oss-date` (`YYYYMMDDTHHMMSSZ`).
+/// Parses `x-oss-date` (`YYYYMMDDTHHMMSSZ`). A leap second (`60`) is
+/// rejected, because [`format_x_oss_date`] can never write one.
 pub fn parse_x_oss_date(value: &str) -> Option<DateTime<Utc>> {
     if value.len() != 16 || !value.is_ascii() {
         return None;
     }
-    NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%SZ")
-        .ok()
-        .map(|naive| naive.and_utc())
+    let naive = NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%SZ").ok()?;
+
+    // chrono stores second 60 as nanoseconds past 999_999_999.
+    if naive.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
+    Some(naive.and_utc())
 }
 
 /// A V4 credential: `<AccessKeyId>/<yyyymmdd>/<region>/oss/aliyun_v4_request`.
