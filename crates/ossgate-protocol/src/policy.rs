@@ -10,10 +10,12 @@
 //! fraction may differ. A signature is therefore checked over the base64 text
 //! the form carried, never over a re-serialisation.
 
-use std::fmt::Write as _;
+use std::collections::HashSet;
+use std::fmt::{self, Write as _};
 
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::fields::FormFields;
@@ -264,7 +266,9 @@ impl Policy {
     /// Any valid JSON is accepted: keys in any order, any whitespace, `\uXXXX`
     /// escapes. `expiration` must be an ISO 8601 UTC instant with or without
     /// fractional seconds; `conditions` must be an array (it may be empty).
-    /// Members other than these two are ignored.
+    /// Members other than these two are ignored. A top-level member written
+    /// twice is an error, and so is a simple condition that names its field
+    /// twice, because JSON parsers disagree on which of the values wins.
     ///
     /// # Errors
     ///
@@ -277,6 +281,17 @@ impl Policy {
                 "the policy must be a JSON object".to_owned(),
             ));
         };
+
+        // serde_json keeps only the last of repeated keys, while other
+        // parsers keep the first. The keys as written are read in a second
+        // pass, so that a repeat is an error instead of a silent choice.
+        let written: WrittenKeys =
+            serde_json::from_slice(json).map_err(|error| json_error(json, &error))?;
+        if let Some(key) = first_repeated(&written.members) {
+            return Err(PolicyError::InvalidJson(format!(
+                "the policy has more than one {key:?} member: keep only one"
+            )));
+        }
 
         let expiration = match members.get("expiration") {
             None => return Err(PolicyError::MissingExpiration),
@@ -291,7 +306,18 @@ impl Policy {
             None => return Err(PolicyError::MissingConditions),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(parse_condition)
+                .enumerate()
+                .map(|(index, item)| {
+                    // A repeated key counts as a second property.
+                    let written_properties = written
+                        .condition_keys
+                        .get(index)
+                        .and_then(|keys| keys.as_ref().map(Vec::len));
+                    if written_properties.is_some_and(|count| count != 1) {
+                        return Err(PolicyError::SimpleConditionProperties);
+                    }
+                    parse_condition(item)
+                })
                 .collect::<Result<Vec<_>, _>>()?,
             Some(other) => {
                 return Err(PolicyError::InvalidCondition(format!(
@@ -452,8 +478,6 @@ fn parse_expiration(text: &str) -> Result<DateTime<Utc>, PolicyError> {
 fn parse_condition(item: &Value) -> Result<Condition, PolicyError> {
     match item {
         Value::Object(members) => {
-            // NOTE: serde_json keeps only the last of duplicated keys, so
-            // `{"key":"a","key":"b"}` counts as one property here.
             if members.len() != 1 {
                 return Err(PolicyError::SimpleConditionProperties);
             }
@@ -589,6 +613,166 @@ fn parse_length_bound(element: &Value, rendered: &str) -> Result<u64, PolicyErro
         }
         _ => Err(invalid("the bounds must be whole numbers of bytes")),
     }
+}
+
+/// The object keys of a policy document as written, repeats included: the
+/// top-level members, and for each element of `conditions` the keys of that
+/// element when it is an object (`None` otherwise). Values are skipped.
+#[derive(Default)]
+struct WrittenKeys {
+    members: Vec<String>,
+    condition_keys: Vec<Option<Vec<String>>>,
+}
+
+impl<'de> Deserialize<'de> for WrittenKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DocumentVisitor;
+
+        impl<'de> Visitor<'de> for DocumentVisitor {
+            type Value = WrittenKeys;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a policy document")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WrittenKeys, A::Error> {
+                let mut written = WrittenKeys::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "conditions" {
+                        written.condition_keys = map.next_value::<ElementKeys>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                    written.members.push(key);
+                }
+                Ok(written)
+            }
+        }
+
+        deserializer.deserialize_map(DocumentVisitor)
+    }
+}
+
+/// For a JSON array, the keys of each element that is an object; for any
+/// other value, nothing.
+struct ElementKeys(Vec<Option<Vec<String>>>);
+
+impl<'de> Deserialize<'de> for ElementKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ElementsVisitor;
+
+        impl<'de> Visitor<'de> for ElementsVisitor {
+            type Value = ElementKeys;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ElementKeys, A::Error> {
+                let mut elements = Vec::new();
+                while let Some(keys) = seq.next_element::<ObjectKeys>()? {
+                    elements.push(keys.0);
+                }
+                Ok(ElementKeys(elements))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ElementKeys, A::Error> {
+                IgnoredAny.visit_map(map)?;
+                Ok(ElementKeys(Vec::new()))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ElementKeys, E> {
+                Ok(ElementKeys(Vec::new()))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ElementKeys, E> {
+                Ok(ElementKeys(Vec::new()))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ElementKeys, E> {
+                Ok(ElementKeys(Vec::new()))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ElementKeys, E> {
+                Ok(ElementKeys(Vec::new()))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<ElementKeys, E> {
+                Ok(ElementKeys(Vec::new()))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<ElementKeys, E> {
+                Ok(ElementKeys(Vec::new()))
+            }
+        }
+
+        deserializer.deserialize_any(ElementsVisitor)
+    }
+}
+
+/// For a JSON object, its keys as written; for any other value, `None`.
+struct ObjectKeys(Option<Vec<String>>);
+
+impl<'de> Deserialize<'de> for ObjectKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeysVisitor;
+
+        impl<'de> Visitor<'de> for KeysVisitor {
+            type Value = ObjectKeys;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ObjectKeys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<IgnoredAny>()?;
+                    keys.push(key);
+                }
+                Ok(ObjectKeys(Some(keys)))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ObjectKeys, A::Error> {
+                IgnoredAny.visit_seq(seq)?;
+                Ok(ObjectKeys(None))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ObjectKeys, E> {
+                Ok(ObjectKeys(None))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ObjectKeys, E> {
+                Ok(ObjectKeys(None))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ObjectKeys, E> {
+                Ok(ObjectKeys(None))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ObjectKeys, E> {
+                Ok(ObjectKeys(None))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<ObjectKeys, E> {
+                Ok(ObjectKeys(None))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<ObjectKeys, E> {
+                Ok(ObjectKeys(None))
+            }
+        }
+
+        deserializer.deserialize_any(KeysVisitor)
+    }
+}
+
+/// Returns the first key that occurs more than once.
+fn first_repeated(keys: &[String]) -> Option<&str> {
+    let mut seen = HashSet::with_capacity(keys.len());
+    keys.iter()
+        .find(|key| !seen.insert(key.as_str()))
+        .map(String::as_str)
 }
 
 fn json_type_name(value: &Value) -> &'static str {

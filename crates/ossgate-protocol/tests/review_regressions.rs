@@ -3,6 +3,7 @@
 //! could reach `Debug` output.
 
 use ossgate_protocol::v4;
+use ossgate_protocol::{Policy, PolicyError};
 
 #[test]
 fn x_oss_date_rejects_leap_second() {
@@ -14,4 +15,43 @@ fn x_oss_date_rejects_leap_second() {
 fn x_oss_date_accepts_last_second_of_day() {
     let parsed = v4::parse_x_oss_date("20231114T235959Z").unwrap();
     assert_eq!(v4::format_x_oss_date(parsed), "20231114T235959Z");
+}
+
+#[test]
+fn simple_condition_with_repeated_key_is_rejected() {
+    // serde_json keeps only the last value, so this would read as one property
+    // and let the second value silently win.
+    let json = br#"{"expiration":"2099-01-01T00:00:00.000Z","conditions":[{"key":"a","key":"b"}]}"#;
+    assert_eq!(
+        Policy::from_json(json),
+        Err(PolicyError::SimpleConditionProperties)
+    );
+}
+
+#[test]
+fn repeated_expiration_is_rejected() {
+    let json = br#"{"expiration":"2099-01-01T00:00:00.000Z","expiration":"2000-01-01T00:00:00.000Z","conditions":[]}"#;
+    let error = Policy::from_json(json).unwrap_err();
+    assert!(
+        matches!(&error, PolicyError::InvalidJson(detail) if detail.contains("expiration")),
+        "{error}"
+    );
+}
+
+#[test]
+fn repeated_conditions_member_is_rejected() {
+    let json =
+        br#"{"expiration":"2099-01-01T00:00:00.000Z","conditions":[{"key":"a"}],"conditions":[]}"#;
+    let error = Policy::from_json(json).unwrap_err();
+    assert!(
+        matches!(&error, PolicyError::InvalidJson(detail) if detail.contains("conditions")),
+        "{error}"
+    );
+}
+
+#[test]
+fn repeated_key_in_ignored_member_is_accepted() {
+    // Members other than expiration and conditions are ignored, whatever they hold.
+    let json = br#"{"expiration":"2099-01-01T00:00:00.000Z","conditions":[],"note":{"a":1,"a":2}}"#;
+    assert!(Policy::from_json(json).is_ok());
 }
