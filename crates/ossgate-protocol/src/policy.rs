@@ -274,6 +274,15 @@ impl Policy {
     ///
     /// A [`PolicyError`] whose message is OSS's for the same fault.
     pub fn from_json(json: &[u8]) -> Result<Self, PolicyError> {
+        // Checked first, because serde_json would report the first invalid
+        // byte as an unknown character (U+FFFD once made printable).
+        if let Err(error) = std::str::from_utf8(json) {
+            return Err(PolicyError::InvalidJson(format!(
+                "the policy is not UTF-8 text: the byte at offset {} is invalid",
+                error.valid_up_to()
+            )));
+        }
+
         let document: Value =
             serde_json::from_slice(json).map_err(|error| json_error(json, &error))?;
         let Value::Object(members) = document else {

@@ -55,3 +55,22 @@ fn repeated_key_in_ignored_member_is_accepted() {
     let json = br#"{"expiration":"2099-01-01T00:00:00.000Z","conditions":[],"note":{"a":1,"a":2}}"#;
     assert!(Policy::from_json(json).is_ok());
 }
+
+#[test]
+fn policy_that_is_not_utf8_names_the_encoding() {
+    let error = Policy::from_json(b"\xff\xfe{}").unwrap_err();
+    assert!(
+        matches!(&error, PolicyError::InvalidJson(detail) if detail.contains("UTF-8")),
+        "{error}"
+    );
+    assert!(!error.to_string().contains('\u{fffd}'), "{error}");
+}
+
+#[test]
+fn policy_with_invalid_utf8_in_string_names_the_encoding() {
+    let error = Policy::from_json(b"{\"expiration\":\"\xc3\x28\",\"conditions\":[]}").unwrap_err();
+    assert!(
+        matches!(&error, PolicyError::InvalidJson(detail) if detail.contains("UTF-8")),
+        "{error}"
+    );
+}
