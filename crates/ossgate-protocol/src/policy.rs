@@ -597,6 +597,9 @@ fn parse_string_list(element: &Value, rendered: &str) -> Result<Vec<String>, Pol
         .collect()
 }
 
+/// 2^64: serde_json reads a JSON integer at or above it as a float.
+const U64_LIMIT: f64 = 18_446_744_073_709_551_616.0;
+
 /// Reads one bound of `content-length-range`: a non-negative integer, or a
 /// string of decimal digits (which some SDKs send).
 fn parse_length_bound(element: &Value, rendered: &str) -> Result<u64, PolicyError> {
@@ -610,6 +613,12 @@ fn parse_length_bound(element: &Value, rendered: &str) -> Result<u64, PolicyErro
                 || number.as_f64().is_some_and(|n| n < 0.0)
             {
                 Err(invalid("the bounds must not be negative"))
+            } else if number.as_f64().is_some_and(|n| n >= U64_LIMIT) {
+                Err(invalid("the bounds must fit in 64 bits"))
+            } else if number.as_f64().is_some_and(|n| n.fract() == 0.0) {
+                Err(invalid(
+                    "the bounds must be written as integers, without a fraction or an exponent",
+                ))
             } else {
                 Err(invalid("the bounds must be whole numbers of bytes"))
             }

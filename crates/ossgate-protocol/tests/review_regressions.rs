@@ -74,3 +74,24 @@ fn policy_with_invalid_utf8_in_string_names_the_encoding() {
         "{error}"
     );
 }
+
+#[test]
+fn oversized_length_bound_says_it_does_not_fit() {
+    let json = br#"{"expiration":"2099-01-01T00:00:00.000Z","conditions":[["content-length-range",0,18446744073709551616]]}"#;
+    let error = Policy::from_json(json).unwrap_err();
+    assert!(error.to_string().contains("64 bits"), "{error}");
+}
+
+#[test]
+fn exponent_length_bound_asks_for_integer() {
+    let json = br#"{"expiration":"2099-01-01T00:00:00.000Z","conditions":[["content-length-range",0,1e3]]}"#;
+    let error = Policy::from_json(json).unwrap_err();
+    assert!(error.to_string().contains("integers"), "{error}");
+}
+
+#[test]
+fn fractional_length_bound_asks_for_whole_bytes() {
+    let json = br#"{"expiration":"2099-01-01T00:00:00.000Z","conditions":[["content-length-range",0,1.5]]}"#;
+    let error = Policy::from_json(json).unwrap_err();
+    assert!(error.to_string().contains("whole numbers"), "{error}");
+}
