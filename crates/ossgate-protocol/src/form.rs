@@ -6,6 +6,8 @@
 //! `x-oss-credential`, `x-oss-date`. Both add `x-oss-security-token` for STS.
 //! The string to sign is always the base64 policy text exactly as sent.
 
+use std::fmt;
+
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -77,7 +79,11 @@ pub(crate) fn hmac_sha1(secret: &AccessKeySecret, message: &[u8]) -> [u8; 20] {
 }
 
 /// A signed form: every field but `key`'s value choices and the file, ready to send.
-#[derive(Clone, Debug)]
+///
+/// `Debug` hides the security token of STS credentials: the field's value,
+/// policy conditions whose value is the token, and the base64 policy (in
+/// `policy_base64` and the `policy` field), which for V4 contains the token.
+#[derive(Clone)]
 pub struct SignedForm {
     /// The policy as signed, with any conditions V4 required added.
     pub policy: Policy,
@@ -85,6 +91,43 @@ pub struct SignedForm {
     /// `policy`, the signature fields and `x-oss-security-token` when the
     /// credentials carry one, in the order OSS documents them.
     pub fields: FormFields,
+}
+
+impl fmt::Debug for SignedForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const REDACTED: &str = "<redacted>";
+
+        let Some(token) = self.fields.get(field::SECURITY_TOKEN) else {
+            return f
+                .debug_struct("SignedForm")
+                .field("policy", &self.policy)
+                .field("policy_base64", &self.policy_base64)
+                .field("fields", &self.fields)
+                .finish();
+        };
+
+        let fields: FormFields = self
+            .fields
+            .iter()
+            .map(|(name, value)| {
+                let hidden = value == token || value == self.policy_base64;
+                (name, if hidden { REDACTED } else { value })
+            })
+            .collect();
+        let mut policy = self.policy.clone();
+        for condition in &mut policy.conditions {
+            if let Condition::Exact { value, .. } | Condition::Eq { value, .. } = condition {
+                if value == token {
+                    *value = REDACTED.to_owned();
+                }
+            }
+        }
+        f.debug_struct("SignedForm")
+            .field("policy", &policy)
+            .field("policy_base64", &REDACTED)
+            .field("fields", &fields)
+            .finish()
+    }
 }
 
 /// Builds signed PostObject forms for one set of credentials.

@@ -2,8 +2,21 @@
 //! outside: hostile policy documents, odd `x-oss-date` values and secrets that
 //! could reach `Debug` output.
 
+use chrono::{DateTime, Utc};
+use ossgate_protocol::form::FormSigner;
 use ossgate_protocol::v4;
-use ossgate_protocol::{Policy, PolicyError};
+use ossgate_protocol::{Credentials, Policy, PolicyError, SignatureVersion};
+
+const TOKEN: &str = "CAIS-review-example-token";
+
+fn now() -> DateTime<Utc> {
+    "2026-12-04T08:30:00Z".parse().unwrap()
+}
+
+fn sts_credentials() -> Credentials {
+    Credentials::new("LTAI5tExampleKeyId", "ExampleSecretKey0123456789abcdef")
+        .with_security_token(TOKEN)
+}
 
 #[test]
 fn x_oss_date_rejects_leap_second() {
@@ -94,4 +107,30 @@ fn fractional_length_bound_asks_for_whole_bytes() {
     let json = br#"{"expiration":"2099-01-01T00:00:00.000Z","conditions":[["content-length-range",0,1.5]]}"#;
     let error = Policy::from_json(json).unwrap_err();
     assert!(error.to_string().contains("whole numbers"), "{error}");
+}
+
+#[test]
+fn signed_v4_form_debug_hides_security_token() {
+    let signer = FormSigner::new(sts_credentials(), SignatureVersion::V4, "cn-hangzhou");
+    let policy = Policy::new("2026-12-04T09:30:00Z".parse().unwrap());
+    let signed = signer.sign(policy, now());
+
+    let debug = format!("{signed:?}");
+    assert!(!debug.contains(TOKEN), "{debug}");
+    assert!(!debug.contains(&signed.policy_base64), "{debug}");
+    assert_eq!(
+        signed.fields.get("x-oss-security-token"),
+        Some(TOKEN),
+        "the field itself keeps the token"
+    );
+}
+
+#[test]
+fn signed_v1_form_debug_hides_security_token() {
+    let signer = FormSigner::new(sts_credentials(), SignatureVersion::V1, "");
+    let signed = signer.sign(Policy::new("2026-12-04T09:30:00Z".parse().unwrap()), now());
+
+    let debug = format!("{signed:?}");
+    assert!(!debug.contains(TOKEN), "{debug}");
+    assert!(debug.contains("OSSAccessKeyId"), "{debug}");
 }
