@@ -168,10 +168,10 @@ impl FormSigner {
     /// `x-oss-security-token`), all derived from `now`. For V1 with STS
     /// credentials nothing is added to the policy; the token is still a field.
     ///
-    /// The V4 conditions replace any exact conditions on the same fields that
-    /// the policy already has, and go right after the leading `bucket`
-    /// conditions (the order the SDKs write them in). The policy's expiration
-    /// is not changed.
+    /// The V4 conditions replace any exact or `eq` conditions on the same
+    /// fields that the policy already has, and go right after the leading
+    /// `bucket` conditions (the order the SDKs write them in). The policy's
+    /// expiration is not changed.
     ///
     /// Fields, in order: V1 `OSSAccessKeyId`, `policy`, `Signature`; V4
     /// `policy`, `x-oss-signature-version`, `x-oss-credential`, `x-oss-date`,
@@ -247,11 +247,13 @@ impl FormSigner {
     }
 }
 
-/// Replaces the exact conditions on the V4 fields with `required`, placed
-/// after the policy's leading `bucket` conditions.
+/// Replaces the exact and `eq` conditions on the V4 fields with `required`,
+/// placed after the policy's leading `bucket` conditions.
 fn insert_required_conditions(policy: &mut Policy, required: &[(&str, String)]) {
+    // An `eq` condition with a stale value would fail against the new form
+    // fields as surely as an exact one.
     policy.conditions.retain(|condition| match condition {
-        Condition::Exact { field, .. } => !required
+        Condition::Exact { field, .. } | Condition::Eq { field, .. } => !required
             .iter()
             .any(|(name, _)| field.eq_ignore_ascii_case(name)),
         _ => true,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use ossgate_protocol::form::FormSigner;
 use ossgate_protocol::v4;
-use ossgate_protocol::{Credentials, Policy, PolicyError, SignatureVersion};
+use ossgate_protocol::{Condition, Credentials, Policy, PolicyError, SignatureVersion};
 
 const TOKEN: &str = "CAIS-review-example-token";
 
@@ -133,4 +133,22 @@ fn signed_v1_form_debug_hides_security_token() {
     let debug = format!("{signed:?}");
     assert!(!debug.contains(TOKEN), "{debug}");
     assert!(debug.contains("OSSAccessKeyId"), "{debug}");
+}
+
+#[test]
+fn v4_signing_replaces_eq_conditions_on_v4_fields() {
+    let signer = FormSigner::new(
+        Credentials::new("LTAI5tExampleKeyId", "ExampleSecretKey0123456789abcdef"),
+        SignatureVersion::V4,
+        "cn-hangzhou",
+    );
+    let stale = Condition::Eq {
+        field: "x-oss-date".to_owned(),
+        value: "20000101T000000Z".to_owned(),
+    };
+    let policy = Policy::new("2026-12-04T09:30:00Z".parse().unwrap()).with(stale.clone());
+    let signed = signer.sign(policy, now());
+
+    assert!(!signed.policy.conditions.contains(&stale));
+    assert!(signed.policy.evaluate(&signed.fields, None, now()).is_ok());
 }
