@@ -481,7 +481,7 @@
       return;
     }
     if (!token || !token.url) {
-      finishEntry(entry, "failed", { error: { code: "InvalidToken", text: translate("error.badToken") } });
+      finishEntry(entry, "failed", { error: { code: "MalformedUploadToken", text: translate("error.badToken") } });
       return;
     }
     sendForm(entry, token);
@@ -509,8 +509,13 @@
   }
 
   function finishWithApiError(entry, error) {
-    const text = error.status === 401 ? `${error.message} ${translate("error.unauthorized")}` : error.message;
+    const text = error.status === 401 ? `${asSentence(error.message)} ${translate("error.unauthorized")}` : error.message;
     finishEntry(entry, "failed", { error: { code: error.code || "", text } });
+  }
+
+  /** Ends the text with a full stop unless it already ends with punctuation. */
+  function asSentence(text) {
+    return /[.!?。！？]$/.test(text) ? text : `${text}.`;
   }
 
   /** POSTs the form to the bucket with XMLHttpRequest, which reports upload progress. */
@@ -861,8 +866,9 @@
   function renderQueueSummary() {
     const counted = page.entries.filter((entry) => entry.state !== "rejected" && entry.state !== "canceled");
     const totalBytes = counted.reduce((sum, entry) => sum + entry.file.size, 0);
+    // A stored file counts whole; any other file counts what actually left the browser.
     const sentBytes = counted.reduce((sum, entry) =>
-      sum + (FINISHED_STATES.includes(entry.state) ? entry.file.size : entry.sentBytes), 0);
+      sum + (entry.state === "done" || entry.state === "unconfirmed" ? entry.file.size : entry.sentBytes), 0);
     const finished = counted.filter((entry) => FINISHED_STATES.includes(entry.state)).length;
     const percent = totalBytes > 0 ? Math.floor((sentBytes * 100) / totalBytes) : (counted.length ? 100 : 0);
 

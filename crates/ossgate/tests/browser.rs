@@ -68,9 +68,14 @@ async fn page_uploads_png_and_binary_and_rejects_text() {
         return;
     }
     let _serial = BROWSER_LOCK.lock().await;
-    let mut harness = Harness::start("upload", &[], Language::English, Viewport::Desktop)
-        .await
-        .expect("starting ossgate dev and the browser failed");
+    let mut harness = Harness::start(
+        "upload",
+        DevOptions::default(),
+        Language::English,
+        Viewport::Desktop,
+    )
+    .await
+    .expect("starting ossgate dev and the browser failed");
     let result = upload_scenario(&mut harness).await;
     harness.finish(result).await;
 }
@@ -81,9 +86,14 @@ async fn page_cancels_and_retries_upload() {
         return;
     }
     let _serial = BROWSER_LOCK.lock().await;
-    let mut harness = Harness::start("cancel", &[], Language::English, Viewport::Desktop)
-        .await
-        .expect("starting ossgate dev and the browser failed");
+    let mut harness = Harness::start(
+        "cancel",
+        DevOptions::default(),
+        Language::English,
+        Viewport::Desktop,
+    )
+    .await
+    .expect("starting ossgate dev and the browser failed");
     let result = cancel_scenario(&mut harness).await;
     harness.finish(result).await;
 }
@@ -94,8 +104,12 @@ async fn page_recovers_expired_token_by_retry() {
         return;
     }
     let _serial = BROWSER_LOCK.lock().await;
-    let args = ["--token-lifetime", &EXPIRY_TOKEN_LIFETIME.to_string()];
-    let mut harness = Harness::start("expiry", &args, Language::English, Viewport::Desktop)
+    let lifetime = EXPIRY_TOKEN_LIFETIME.to_string();
+    let options = DevOptions {
+        args: &["--token-lifetime", &lifetime],
+        ..DevOptions::default()
+    };
+    let mut harness = Harness::start("expiry", options, Language::English, Viewport::Desktop)
         .await
         .expect("starting ossgate dev and the browser failed");
     let result = expiry_scenario(&mut harness).await;
@@ -108,9 +122,14 @@ async fn page_speaks_chinese_on_phone() {
         return;
     }
     let _serial = BROWSER_LOCK.lock().await;
-    let mut harness = Harness::start("zh-cn", &[], Language::Chinese, Viewport::Phone)
-        .await
-        .expect("starting ossgate dev and the browser failed");
+    let mut harness = Harness::start(
+        "zh-cn",
+        DevOptions::default(),
+        Language::Chinese,
+        Viewport::Phone,
+    )
+    .await
+    .expect("starting ossgate dev and the browser failed");
     let result = chinese_scenario(&mut harness).await;
     harness.finish(result).await;
 }
@@ -121,9 +140,14 @@ async fn page_accepts_dropped_and_pasted_files() {
         return;
     }
     let _serial = BROWSER_LOCK.lock().await;
-    let mut harness = Harness::start("drop-paste", &[], Language::English, Viewport::Desktop)
-        .await
-        .expect("starting ossgate dev and the browser failed");
+    let mut harness = Harness::start(
+        "drop-paste",
+        DevOptions::default(),
+        Language::English,
+        Viewport::Desktop,
+    )
+    .await
+    .expect("starting ossgate dev and the browser failed");
     let result = drop_and_paste_scenario(&mut harness).await;
     harness.finish(result).await;
 }
@@ -134,12 +158,43 @@ async fn page_runs_three_uploads_at_once() {
         return;
     }
     let _serial = BROWSER_LOCK.lock().await;
-    let mut harness = Harness::start("parallel", &[], Language::English, Viewport::Desktop)
-        .await
-        .expect("starting ossgate dev and the browser failed");
+    let mut harness = Harness::start(
+        "parallel",
+        DevOptions::default(),
+        Language::English,
+        Viewport::Desktop,
+    )
+    .await
+    .expect("starting ossgate dev and the browser failed");
     let result = parallel_scenario(&mut harness).await;
     harness.finish(result).await;
 }
+
+#[tokio::test]
+async fn page_sends_saved_bearer_token() {
+    if !browser_available() {
+        return;
+    }
+    let _serial = BROWSER_LOCK.lock().await;
+    let tokens = format!("{BEARER_TOKEN}={BEARER_USER}");
+    let options = DevOptions {
+        env: &[
+            ("OSSGATE_AUTH_MODE", "bearer"),
+            ("OSSGATE_AUTH_TOKENS", &tokens),
+        ],
+        bearer: Some(BEARER_TOKEN),
+        ..DevOptions::default()
+    };
+    let mut harness = Harness::start("bearer", options, Language::English, Viewport::Desktop)
+        .await
+        .expect("starting ossgate dev and the browser failed");
+    let result = bearer_scenario(&mut harness).await;
+    harness.finish(result).await;
+}
+
+/// The static bearer token and its user id for the auth test.
+const BEARER_TOKEN: &str = "browser-test-token-6f1d2c9a";
+const BEARER_USER: &str = "alice";
 
 // -------------------------------------------------------------------------------------------------
 // Scenarios
@@ -239,10 +294,7 @@ async fn upload_scenario(harness: &mut Harness) -> Result<()> {
             Duration::from_secs(10),
         )
         .await?;
-    let listed = harness
-        .script("return Array.from(document.querySelectorAll('#uploads-list li.upload')).map(li => li.dataset.object);")
-        .await?;
-    let listed: Vec<String> = serde_json::from_value(listed)?;
+    let listed = harness.listed_uploads().await?;
     assert_eq!(listed.len(), 2, "the page lists other uploads: {listed:?}");
     assert!(
         listed.contains(&photo_key) && listed.contains(&binary_key),
@@ -602,10 +654,11 @@ async fn drop_and_paste_scenario(harness: &mut Harness) -> Result<()> {
     Ok(())
 }
 
-/// Uploads five files with at most three in flight, each with its own token.
+/// Uploads 21 files with at most three in flight, each with its own token, then pages
+/// through "My uploads", which shows 20 at a time.
 async fn parallel_scenario(harness: &mut Harness) -> Result<()> {
-    const FILES: usize = 5;
-    const SIZE: usize = 256 * 1024;
+    const FILES: usize = 21;
+    const SIZE: usize = 64 * 1024;
     let mut paths = Vec::new();
     for index in 0..FILES {
         let bytes = pseudo_random_bytes(SIZE, 0x9a7a_11e1 + index as u64);
@@ -626,7 +679,7 @@ async fn parallel_scenario(harness: &mut Harness) -> Result<()> {
         )
         .await?;
     // Slow enough that the first three are still sending when they could be joined by more.
-    harness.throttle_upload(Some(500_000)).await?;
+    harness.throttle_upload(Some(2_000_000)).await?;
     let path_refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     harness.choose_files(&path_refs).await?;
 
@@ -644,6 +697,126 @@ async fn parallel_scenario(harness: &mut Harness) -> Result<()> {
     assert_eq!(counter(&metrics, TOKENS_ISSUED), FILES as u64);
     let uploads = harness.dev.uploads().await?;
     assert_eq!(uploads.len(), FILES, "recorded uploads: {uploads:?}");
+    let newest_first: Vec<&str> = uploads
+        .iter()
+        .map(|upload| upload.object.as_str())
+        .collect();
+
+    // The page reloads its list 300 ms after an upload finishes; let the last reload settle.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    harness
+        .wait_for_script(
+            "return document.getElementById('uploads').getAttribute('aria-busy') === 'false' \
+             ? true : null;",
+            Duration::from_secs(10),
+        )
+        .await?;
+    let first_page = harness.listed_uploads().await?;
+    assert_eq!(
+        first_page,
+        newest_first[..20],
+        "the first page of my uploads"
+    );
+    let more = harness.client.find(Locator::Css("#uploads-more")).await?;
+    assert!(
+        more.is_displayed().await?,
+        "no \"Load more\" button after 20 uploads"
+    );
+    more.click().await?;
+    harness
+        .wait_for_script(
+            "return document.querySelectorAll('#uploads-list li.upload').length > 20 ? true : null;",
+            Duration::from_secs(10),
+        )
+        .await?;
+    assert_eq!(
+        harness.listed_uploads().await?,
+        newest_first,
+        "both pages of my uploads"
+    );
+    let more_hidden = harness.attribute("#uploads-more", "hidden").await?;
+    assert!(
+        more_hidden.is_some(),
+        "\"Load more\" is still shown after the last page"
+    );
+    harness.screenshot("01-paged").await?;
+    Ok(())
+}
+
+/// Uploads fail with the server's 401 message until the user saves a bearer token, which the
+/// page then sends with every API call and keeps across reloads.
+async fn bearer_scenario(harness: &mut Harness) -> Result<()> {
+    let png = harness.write_file("photo.png", PNG_FIXTURE)?;
+    harness.open_page().await?;
+
+    let auth = harness.client.find(Locator::Css("#auth")).await?;
+    assert!(
+        auth.is_displayed().await?,
+        "no token field although the server requires one"
+    );
+    assert_eq!(
+        harness
+            .attribute("#limits", "data-auth-mode")
+            .await?
+            .as_deref(),
+        Some("bearer")
+    );
+
+    harness.choose_files(&[&png]).await?;
+    let failed = harness
+        .wait_for_state("photo.png", "failed", UPLOAD_TIMEOUT)
+        .await?;
+    assert_eq!(
+        failed.error_code.as_deref(),
+        Some("MissingToken"),
+        "{failed:?}"
+    );
+    assert!(
+        failed.message.contains("Enter a valid access token above"),
+        "the page does not say how to fix it: {:?}",
+        failed.message
+    );
+    harness.screenshot("01-missing-token").await?;
+
+    let input = harness.client.find(Locator::Css("#auth-token")).await?;
+    input.send_keys(BEARER_TOKEN).await?;
+    harness.click("#auth-save").await?;
+    assert_eq!(harness.text("#status").await?, "Access token saved.");
+    harness
+        .click("li.file[data-name=\"photo.png\"] button.file-retry")
+        .await?;
+    let done = harness
+        .wait_for_state("photo.png", "done", UPLOAD_TIMEOUT)
+        .await?;
+    let object = done.object.clone().context("no object key on the page")?;
+    assert!(
+        object.contains(&format!("/{BEARER_USER}/")),
+        "the object is not in the token's user directory: {object}"
+    );
+
+    // The page lists the user's upload, which only the bearer token can see.
+    harness
+        .wait_for_script(
+            "return document.querySelector('#uploads-list li.upload') ? true : null;",
+            Duration::from_secs(10),
+        )
+        .await?;
+    assert_eq!(harness.listed_uploads().await?, [object.as_str()]);
+
+    harness.client.refresh().await?;
+    harness.wait_for_limits().await?;
+    let kept = harness
+        .client
+        .find(Locator::Css("#auth-token"))
+        .await?
+        .prop("value")
+        .await?;
+    assert_eq!(
+        kept.as_deref(),
+        Some(BEARER_TOKEN),
+        "the token was not kept across a reload"
+    );
+    harness.screenshot("02-uploaded-with-token").await?;
     Ok(())
 }
 
@@ -706,15 +879,11 @@ struct Harness {
 impl Harness {
     async fn start(
         name: &'static str,
-        extra_args: &[&str],
+        options: DevOptions<'_>,
         language: Language,
         viewport: Viewport,
     ) -> Result<Harness> {
-        let mut args = vec!["--content-types", CONTENT_TYPES];
-        let max_size = MAX_SIZE.to_string();
-        args.extend(["--max-size", &max_size]);
-        args.extend_from_slice(extra_args);
-        let dev = DevServer::start(&args).await?;
+        let dev = DevServer::start(options).await?;
 
         let driver = ChromeDriver::start().await?;
         let profile = tempfile::tempdir()?;
@@ -879,6 +1048,17 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Returns the object keys in "My uploads", top to bottom.
+    async fn listed_uploads(&self) -> Result<Vec<String>> {
+        let listed = self
+            .script(
+                "return Array.from(document.querySelectorAll('#uploads-list li.upload'))\
+                 .map(item => item.dataset.object);",
+            )
+            .await?;
+        Ok(serde_json::from_value(listed)?)
     }
 
     /// Drops a file with this name, type and content on the drop zone.
@@ -1125,11 +1305,21 @@ fn find_upload<'a>(uploads: &'a [UploadRecord], object: &str) -> Result<&'a Uplo
 // -------------------------------------------------------------------------------------------------
 // ossgate dev
 
+/// What a test changes in `ossgate dev`: flags besides the ones every test passes, environment
+/// variables, and the bearer token that the test's own API calls send.
+#[derive(Default)]
+struct DevOptions<'a> {
+    args: &'a [&'a str],
+    env: &'a [(&'a str, &'a str)],
+    bearer: Option<&'a str>,
+}
+
 /// A running `ossgate dev`, killed on drop.
 struct DevServer {
     child: Child,
     app_url: String,
     emulator_url: String,
+    bearer: Option<String>,
     log_path: PathBuf,
     _data: TempDir,
 }
@@ -1166,11 +1356,24 @@ struct EmulatorCallback {
 
 impl DevServer {
     /// Starts `ossgate dev` on free ports and waits for its two address lines.
-    async fn start(extra_args: &[&str]) -> Result<DevServer> {
+    async fn start(options: DevOptions<'_>) -> Result<DevServer> {
         let data = tempfile::tempdir()?;
         let log_path = data.path().join("ossgate-dev.log");
         let log = std::fs::File::create(&log_path)?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ossgate"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ossgate"));
+
+        // Settings and credentials from the developer's shell must not change what is tested.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if ["OSSGATE_", "OSS_", "ALIBABA_CLOUD_"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+            {
+                command.env_remove(name.as_ref());
+            }
+        }
+        let max_size = MAX_SIZE.to_string();
+        let mut child = command
             .args([
                 "dev",
                 "--listen",
@@ -1180,7 +1383,9 @@ impl DevServer {
             ])
             .arg("--data-dir")
             .arg(data.path().join("dev"))
-            .args(extra_args)
+            .args(["--content-types", CONTENT_TYPES, "--max-size", &max_size])
+            .args(options.args)
+            .envs(options.env.iter().copied())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -1201,6 +1406,7 @@ impl DevServer {
             child,
             app_url: String::new(),
             emulator_url: String::new(),
+            bearer: options.bearer.map(str::to_owned),
             log_path,
             _data: data,
         };
@@ -1252,7 +1458,11 @@ impl DevServer {
     }
 
     async fn get_json(&self, url: &str) -> Result<Value> {
-        let response = http_client().get(url).send().await?;
+        let mut request = http_client().get(url);
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
         let status = response.status();
         let body = response.text().await?;
         ensure!(status.is_success(), "GET {url} returned {status}: {body}");
