@@ -55,7 +55,7 @@
     limitsError: null,
     entries: [],
     nextId: 1,
-    uploads: { items: [], next: null, error: null, loading: false },
+    uploads: { items: [], next: null, error: null, loading: false, reloadRequested: false },
     uploadsRefreshTimer: null,
   };
 
@@ -118,8 +118,11 @@
 
   /** Renders every text of the page in the current language. */
   function applyLanguage() {
-    document.documentElement.lang = global.OssgateI18n.language();
+    const language = global.OssgateI18n.language();
+    document.documentElement.lang = language;
     translateDocument(document);
+    // The switch is labelled in the other language, so screen readers pronounce it in that one.
+    elements["lang-switch"].lang = language === "en" ? "zh-CN" : "en";
     renderLimits();
     renderAuthHint();
     for (const entry of page.entries) {
@@ -504,7 +507,9 @@
     const file = entry.file;
     const params = { filename: file.name, size: file.size, contentType: Upload.contentTypeOf(file) };
     return getJson("api/upload-token", params, controller.signal).finally(() => {
-      entry.tokenRequest = null;
+      if (entry.tokenRequest === controller) {
+        entry.tokenRequest = null;
+      }
     });
   }
 
@@ -673,6 +678,13 @@
       cancelEntry(entry);
     } else if (button.classList.contains("file-retry")) {
       retryEntry(entry);
+    }
+    // The pressed button hides itself, so keyboard focus moves to the row's other action.
+    if (button.hidden) {
+      const other = button === entry.row.cancel ? entry.row.retry : entry.row.cancel;
+      if (!other.hidden) {
+        other.focus();
+      }
     }
   }
 
@@ -896,6 +908,11 @@
   async function loadUploads({ reset }) {
     const uploads = page.uploads;
     if (uploads.loading) {
+      // A reload asked for during a load runs after it, so the newest upload is never missed.
+      uploads.reloadRequested = uploads.reloadRequested || reset;
+      return;
+    }
+    if (!reset && !uploads.next) {
       return;
     }
     uploads.loading = true;
@@ -921,6 +938,11 @@
     uploads.loading = false;
     elements.uploads.setAttribute("aria-busy", "false");
     renderUploads();
+
+    if (uploads.reloadRequested) {
+      uploads.reloadRequested = false;
+      loadUploads({ reset: true });
+    }
   }
 
   /** Reloads the list shortly after an upload finishes, once for several uploads finishing together. */
