@@ -24,17 +24,20 @@
 //       [data-name]                  the file name
 //       [data-state]                 queued | uploading | done | unconfirmed | failed | rejected | canceled
 //       [data-phase]                 while uploading: token | sending | processing
-//       [data-error-code]            OSS's or the app server's error code, "NetworkError", or the
-//                                    rejection ("EntityTooLarge", "InvalidContentType")
+//       [data-error-code]            OSS's or the app server's error code; "NetworkError" when no
+//                                    response could be read; "HTTP<status>" for a failure without
+//                                    error XML; "MalformedUploadToken" for a token without a URL;
+//                                    or the rejection ("EntityTooLarge", "InvalidContentType")
 //       [data-object]                the object key from the callback's JSON body
 //       [data-attempts]              how many upload tokens this file has requested
 //     progress.file-progress[data-percent]   0 to 100, the share of the form body sent
-//     .file-message                  the status or error text
+//     .file-state, .file-message     the state and the status or error text
 //     a.file-link, img.file-thumb    the uploaded file and, for images, its thumbnail
 //     button.file-cancel, button.file-retry
 //   #overall-progress[data-percent]  progress over all files not rejected or canceled
 //   #retry-failed, #clear-finished
 //   #uploads-list > li.upload[data-id][data-object]   "My uploads", newest first
+//   #uploads[aria-busy]              "true" while the list loads
 //   #uploads-more, #uploads-refresh
 //   #status                          the aria-live region announcing each change
 
