@@ -211,11 +211,25 @@ async fn shutdown_signal() {
 pub fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.common.log_format);
     let defaults = DevOptions::default();
+    let sources = args.common.sources();
+
+    // Without --listen, `listen` from the file or OSSGATE_LISTEN applies, so
+    // a bare `ossgate` can be moved off port 8080.
+    let configured_listen = match sources
+        .load()
+        .map_err(|errors| anyhow::anyhow!("{errors}"))?
+        .listen
+    {
+        Some(text) => Some(text.parse::<SocketAddr>().with_context(|| {
+            format!("invalid listen address {text:?}: give IP:PORT, e.g. 127.0.0.1:8080")
+        })?),
+        None => None,
+    };
     let options = DevOptions {
-        listen: args.listen.unwrap_or(defaults.listen),
+        listen: args.listen.or(configured_listen).unwrap_or(defaults.listen),
         emulator_listen: args.emulator_listen.unwrap_or(defaults.emulator_listen),
         data_dir: args.data_dir.unwrap_or(defaults.data_dir),
-        sources: args.common.sources(),
+        sources,
     };
 
     runtime()?.block_on(async {
