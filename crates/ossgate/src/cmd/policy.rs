@@ -82,6 +82,11 @@ pub struct CheckArgs {
     /// The instant to evaluate at, in RFC 3339 such as 2026-12-04T09:00:00Z; defaults to now.
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
+    /// The bucket the form is posted to. OSS checks `bucket` conditions
+    /// against the bucket of the request, never a form field. Without this
+    /// option they are checked against a `bucket` entry in the form file.
+    #[arg(long, value_name = "BUCKET")]
+    bucket: Option<String>,
 }
 
 pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
@@ -273,7 +278,11 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    match policy.evaluate(&fields, args.size, now) {
+    let result = match &args.bucket {
+        Some(bucket) => policy.evaluate_in_bucket(bucket, &fields, args.size, now),
+        None => policy.evaluate(&fields, args.size, now),
+    };
+    match result {
         Ok(()) => {
             println!(
                 "OK: the form satisfies the policy (expires {})",
@@ -285,6 +294,17 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         Err(violation) => {
             println!("{}: {violation}", violation.code());
+            let bucket_condition = policy.conditions.iter().any(|condition| {
+                condition
+                    .field()
+                    .is_some_and(|field| field.eq_ignore_ascii_case("bucket"))
+            });
+            if args.bucket.is_none() && bucket_condition && !fields.contains("bucket") {
+                eprintln!(
+                    "note: OSS checks bucket conditions against the bucket the form is posted \
+                     to: add --bucket NAME"
+                );
+            }
             Ok(ExitCode::from(1))
         }
     }
@@ -320,4 +340,47 @@ fn read_form(path: &Path) -> anyhow::Result<FormFields> {
         fields.push(name, value);
     }
     Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A policy with `{"bucket": "examplebucket"}` and `starts-with $key
+    /// user-dir/`, expiring at 2026-12-04T09:30:00.000Z.
+    const BUCKET_POLICY: &str = "eyJleHBpcmF0aW9uIjoiMjAyNi0xMi0wNFQwOTozMDowMC4wMDBaIiwiY29uZGl0aW9ucyI6W3siYnVja2V0IjoiZXhhbXBsZWJ1Y2tldCJ9LFsic3RhcnRzLXdpdGgiLCIka2V5IiwidXNlci1kaXIvIl0sWyJjb250ZW50LWxlbmd0aC1yYW5nZSIsMCwxMDQ4NTc2MF1dfQ==";
+
+    fn write_temp(contents: &[u8]) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, contents).unwrap();
+        file
+    }
+
+    fn check_browser_form(bucket: Option<&str>) -> ExitCode {
+        // A browser form never carries the bucket: OSS takes it from the host.
+        let form = write_temp(br#"{"key": "user-dir/a.txt"}"#);
+        check(CheckArgs {
+            policy_base64: BUCKET_POLICY.to_owned(),
+            form: form.path().to_owned(),
+            size: None,
+            now: Some("2026-12-04T09:00:00Z".to_owned()),
+            bucket: bucket.map(str::to_owned),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn check_matches_bucket_option() {
+        assert_eq!(check_browser_form(Some("examplebucket")), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn check_rejects_other_bucket() {
+        assert_eq!(check_browser_form(Some("otherbucket")), ExitCode::from(1));
+    }
+
+    #[test]
+    fn check_without_bucket_fails_bucket_condition() {
+        assert_eq!(check_browser_form(None), ExitCode::from(1));
+    }
 }
