@@ -883,6 +883,7 @@ impl Harness {
         language: Language,
         viewport: Viewport,
     ) -> Result<Harness> {
+        remove_old_screenshots(name);
         let dev = DevServer::start(options).await?;
 
         let driver = ChromeDriver::start().await?;
@@ -1253,6 +1254,20 @@ fn screenshot_dir() -> PathBuf {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("target"));
     target.join("browser-screenshots")
+}
+
+/// Removes the screenshots an earlier run of this test saved, so none of them is mistaken for
+/// this run's.
+fn remove_old_screenshots(test: &str) {
+    let prefix = format!("{test}-");
+    let Ok(entries) = std::fs::read_dir(screenshot_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Builds a client for the local servers that ignores any proxy settings in the environment.
