@@ -1,9 +1,9 @@
 //! Authentication of PostObject forms and presigned URLs.
 //!
-//! The cryptography lives in the protocol crate; this module picks the
-//! fields out of a form or query, applies OSS's rules on which fields must
-//! come together, looks the AccessKeyId up in the configuration and maps each
-//! failure to the error OSS returns.
+//! The cryptography lives in the protocol crate. This module picks the
+//! fields out of a form or query and applies OSS's rules on which fields must
+//! come together. It looks the AccessKeyId up in the configuration and maps
+//! each failure to the error OSS returns.
 //!
 //! A form is checked in OSS's order: the signature over the raw base64 policy
 //! (with the AccessKeyId and STS token checks that go with it), then the
@@ -26,7 +26,7 @@ use crate::error::OssError;
 /// either direction: 15 minutes.
 pub const MAX_V4_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(15);
 
-/// What a form that passed authentication allows.
+/// The grant of a form that passed authentication.
 #[derive(Debug)]
 pub(crate) struct FormGrant {
     /// The AccessKeyId that signed the form; `None` for an anonymous upload
@@ -306,7 +306,7 @@ fn find_credential<'c>(
         .find(|credential| credential.access_key_id == access_key_id)
 }
 
-/// Whether a query carries presigned-URL parameters.
+/// Returns whether a query carries presigned-URL parameters.
 pub(crate) fn is_presigned(query: &[(String, String)]) -> bool {
     query.iter().any(|(name, _)| {
         [

@@ -1,5 +1,5 @@
-//! Upload callbacks: what the emulator sends after storing an object, and how
-//! it judges the answer.
+//! Upload callbacks: the request the emulator sends after storing an object,
+//! and how it judges the response.
 //!
 //! For each URL of `callbackUrl`, in order, the emulator renders the body,
 //! signs `url_decode(path) [+ "?" + query] + "\n" + body` with its RSA key
@@ -23,16 +23,16 @@ use crate::AppState;
 /// The largest callback response OSS relays: 3 MB.
 pub const MAX_RESPONSE_BYTES: usize = 3 * 1024 * 1024;
 
-/// How the callback ended, as sent back to the uploader.
+/// The result of a callback, as sent back to the uploader.
 #[derive(Debug)]
 pub(crate) enum CallbackOutcome {
-    /// A URL answered by the rules: its body, relayed verbatim.
+    /// A URL whose response passed the rules: its body, relayed verbatim.
     Succeeded { body: Bytes },
     /// Every URL failed: the message of the last failure, for `CallbackFailed`.
     Failed { message: String },
 }
 
-/// Why one attempt failed; the message is what `CallbackFailed` says.
+/// The cause of one failed attempt. The message goes into `CallbackFailed`.
 #[derive(Debug)]
 struct AttemptFailure {
     outcome: &'static str,
@@ -70,7 +70,7 @@ fn oss_image_format(image_type: imagesize::ImageType) -> Option<&'static str> {
 }
 
 /// Reads the image format and size from the start of a file; `None` for
-/// anything that is not a complete image header of a type OSS knows.
+/// anything that is not a complete image header of a type OSS supports.
 pub(crate) fn image_info(header: &[u8]) -> Option<ImageInfo> {
     let format = oss_image_format(imagesize::image_type(header).ok()?)?;
     let size = imagesize::blob_size(header).ok()?;
@@ -81,8 +81,8 @@ pub(crate) fn image_info(header: &[u8]) -> Option<ImageInfo> {
     })
 }
 
-/// The request target of a URL as it goes on the request line: the path and,
-/// when present, `?` and the query.
+/// Returns the request target of a URL as it goes on the request line: the
+/// path and, when present, `?` and the query.
 fn request_target(url: &reqwest::Url) -> String {
     match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
@@ -90,7 +90,7 @@ fn request_target(url: &reqwest::Url) -> String {
     }
 }
 
-/// The `Host` header for a URL when `callbackHost` is not given.
+/// Returns the `Host` header for a URL when `callbackHost` is not given.
 fn default_host(url: &reqwest::Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {

@@ -69,7 +69,7 @@ pub struct BucketConfig {
 }
 
 impl BucketConfig {
-    /// A private bucket with no CORS rules.
+    /// Creates a private bucket with no CORS rules.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -93,7 +93,8 @@ pub enum BucketAcl {
 }
 
 impl BucketAcl {
-    /// The value OSS uses in headers and XML: `private`, `public-read`, `public-read-write`.
+    /// Returns the value OSS uses in headers and XML: `private`,
+    /// `public-read` or `public-read-write`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Private => "private",
@@ -124,8 +125,8 @@ pub struct CorsRule {
 }
 
 impl CorsRule {
-    /// A rule allowing `origins` to send `methods` with any header, exposing
-    /// `ETag` and `x-oss-request-id`: what a browser upload page needs.
+    /// Creates a rule allowing `origins` to send `methods` with any header,
+    /// exposing `ETag` and `x-oss-request-id`, as a browser upload page needs.
     pub fn permissive(origins: &[&str], methods: &[&str]) -> Self {
         Self {
             allowed_origins: origins.iter().map(|s| (*s).to_owned()).collect(),

@@ -1,10 +1,11 @@
 //! Per-bucket CORS, as OSS evaluates it.
 //!
 //! A rule matches when the origin matches one of its `allowed_origins` (one
-//! `*` wildcard allowed per pattern), the method is one of its
-//! `allowed_methods` and, for a preflight, every header named in
-//! `Access-Control-Request-Headers` matches one of its `allowed_headers`
-//! (case-insensitive, one `*` allowed). The first matching rule wins.
+//! `*` wildcard allowed per pattern) and the method is one of its
+//! `allowed_methods`. For a preflight, every header named in
+//! `Access-Control-Request-Headers` must also match one of its
+//! `allowed_headers` (case-insensitive, one `*` allowed). The first matching
+//! rule wins.
 //!
 //! A preflight (`OPTIONS`) that matches gets 200 with the `Access-Control-*`
 //! headers; one that does not gets 403 `AccessForbidden`, like OSS. An actual
@@ -62,7 +63,7 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// The headers every CORS answer carries for a matched rule.
+/// Builds the headers every CORS response carries for a matched rule.
 fn rule_headers(rule: &CorsRule, origin: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     insert(&mut headers, "access-control-allow-origin", origin);
@@ -138,8 +139,8 @@ pub fn preflight(rules: &[CorsRule], request: &HeaderMap) -> Result<HeaderMap, O
     Ok(headers)
 }
 
-/// The CORS headers for an actual (non-preflight) request, or `None` when it
-/// has no `Origin` or no rule matches.
+/// Returns the CORS headers for an actual (non-preflight) request, or `None`
+/// when it has no `Origin` or no rule matches.
 pub fn actual_request(rules: &[CorsRule], method: &str, request: &HeaderMap) -> Option<HeaderMap> {
     let origin = request.get("origin")?.to_str().ok()?;
     let rule = rules

@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use crate::xml::XmlWriter;
 
-/// Why the emulator could not start.
+/// A failure to start the emulator.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error("invalid emulator configuration: {0}")]
@@ -181,8 +181,8 @@ impl OssError {
         )
     }
 
-    /// An internal failure. The client sees OSS's generic message; the
-    /// detail goes to the log only.
+    /// Logs an internal failure and returns OSS's generic `InternalError`,
+    /// so the client never sees the detail.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
         Self::new(

@@ -161,13 +161,13 @@ impl Recorder {
         *self.faults.write().unwrap_or_else(|e| e.into_inner()) = Faults::default();
     }
 
-    /// The emulator's clock: now, shifted by the clock-offset fault.
+    /// Returns the emulator's clock: now, shifted by the clock-offset fault.
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now() + chrono::Duration::seconds(self.faults().clock_offset_secs)
     }
 }
 
-/// The `/_emulator/` routes.
+/// Builds the `/_emulator/` routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/objects", get(list_objects))

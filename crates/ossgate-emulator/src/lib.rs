@@ -27,7 +27,7 @@
 //!   `127.0.0.1`: the emulator exists to call back a local app server. Real OSS
 //!   refuses private addresses and cannot reach a laptop.
 //! - Callbacks are signed with the emulator's own RSA key (2048 bits unless
-//!   `callback_key_bits` says otherwise), and `x-oss-pub-key-url` is the
+//!   `callback_key_bits` sets another size), and `x-oss-pub-key-url` is the
 //!   base64 of `<emulator URL>/callback_pub_key_v1.pem`, not a
 //!   `gosspublic.alicdn.com` URL. An app server must trust that URL prefix
 //!   in development.
@@ -47,11 +47,20 @@
 //!   and stored, but the data is neither archived nor encrypted.
 //! - Requests signed with an `Authorization` header are not verified; signed
 //!   reads and deletes use presigned URLs (V1 or V4), which are.
-//! - Keys with a `..` path segment are rejected as `InvalidObjectName`; OSS
-//!   rejects at least those that begin with one.
-//! - The messages for V4 form fields that are missing or malformed, and for
-//!   a V4 policy that lacks a required condition, are modelled on OSS's V1
-//!   messages; OSS's exact texts are not published.
+//! - Keys with a `..` path segment, a carriage return, a line feed or a NUL
+//!   are rejected as `InvalidObjectName`. OSS's published naming rules only
+//!   forbid a leading `/` or `\\` and names over 1023 bytes, so OSS may accept
+//!   some keys the emulator rejects.
+//! - Error texts OSS does not publish are the emulator's own wording, in
+//!   OSS's style: missing or malformed V4 form fields, a V4 policy without a
+//!   required condition, a missing `policy` field ("Post request policy is
+//!   empty."), fields after the `file` part, `FieldItemTooLong`, and a form
+//!   with more than [`post_object::MAX_FIELDS`] fields (the emulator's limit).
+//! - A `callback` whose `callbackUrl` is empty is rejected as
+//!   `InvalidArgument`; OSS's documentation says an empty URL means no
+//!   callback. Leave the `callback` field out instead.
+//! - `HostId` in error bodies is the `Host` the client sent, not
+//!   `<bucket>.oss-<region>.aliyuncs.com`.
 //! - A wrong STS security token gives `InvalidSecurityToken`; the OSS
 //!   documentation lists the EC detail code but not the error code.
 //! - An upload cut off for exceeding `content-length-range` gets its error
@@ -163,19 +172,23 @@ impl Emulator {
         &self.inner.config
     }
 
-    /// The PEM public key the emulator signs callbacks with, as served at
-    /// `/callback_pub_key_v1.pem`.
+    /// Returns the PEM public key the emulator signs callbacks with, as served
+    /// at `/callback_pub_key_v1.pem`.
     pub fn callback_public_key_pem(&self) -> &str {
         &self.inner.callback_key.public_pem
     }
 
-    /// The router for every bucket, path-style (`/<bucket>/<key>`) and
+    /// Builds the router for every bucket, path-style (`/<bucket>/<key>`) and
     /// virtual-hosted (`Host: <bucket>.<host>`), plus `/callback_pub_key_v1.pem`
     /// and, when enabled, the test hooks under `/_emulator/`.
     ///
     /// `base_url` is the emulator's own address, such as
     /// `http://127.0.0.1:9000` with no trailing slash; callbacks name
     /// `{base_url}/callback_pub_key_v1.pem` in `x-oss-pub-key-url`.
+    ///
+    /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()`, as
+    /// [`serve`] does, so that `${clientIp}` in callback bodies is filled in;
+    /// without connection info it is empty.
     pub fn router(&self, base_url: &str) -> axum::Router {
         let key_url = Self::key_url(base_url);
         let state = AppState {

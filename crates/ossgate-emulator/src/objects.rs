@@ -36,7 +36,7 @@ fn query_value<'q>(query: &'q Query, name: &str) -> Option<&'q str> {
         .map(|(_, value)| value.as_str())
 }
 
-/// How a request proved its right to act.
+/// The kind of proof a request gave of its right to act.
 #[derive(PartialEq, Eq)]
 enum Access {
     Signed,
@@ -71,7 +71,7 @@ fn authenticate(
     Ok(Access::Anonymous)
 }
 
-/// Whether an anonymous request may read an object with this ACL.
+/// Returns whether an anonymous request may read an object with this ACL.
 fn anonymous_may_read(bucket_acl: BucketAcl, object_acl: ObjectAcl) -> bool {
     match object_acl {
         ObjectAcl::Default => bucket_acl.allows_anonymous_read(),
@@ -215,7 +215,7 @@ fn apply_response_overrides(headers: &mut HeaderMap, query: &Query) {
     }
 }
 
-/// Whether an `If-Match`/`If-None-Match` list names the ETag.
+/// Returns whether an `If-Match`/`If-None-Match` list names the ETag.
 fn etag_list_matches(list: &str, etag: &str) -> bool {
     list.split(',').map(str::trim).any(|candidate| {
         let candidate = candidate.strip_prefix("W/").unwrap_or(candidate);
@@ -495,7 +495,7 @@ fn decode_token(token: &str) -> Result<String, OssError> {
         })
 }
 
-/// The marker of the last entry of a page, where the next page starts.
+/// Returns the marker of the last entry of a page, where the next page starts.
 fn last_marker(entries: &[Entry<'_>]) -> String {
     match entries.last() {
         Some(Entry::Object(meta)) => meta.key.clone(),

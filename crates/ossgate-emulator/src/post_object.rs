@@ -8,8 +8,8 @@
 //! with the size range enforced on the way, the object is committed, and the
 //! callback, if any, decides the response.
 //!
-//! When a request fails before its body was read to the end, the error is
-//! answered at once and the rest of the body is read and discarded in the
+//! When a request fails before its body was read to the end, the error
+//! response is sent at once and the rest of the body is read and discarded in the
 //! background, so the client sees the error instead of a reset connection.
 
 use std::time::Duration;
@@ -35,7 +35,7 @@ use crate::{auth, AppState};
 pub const MAX_FIELD_NAME_BYTES: usize = 8 * 1024;
 /// The total size of all form field values OSS accepts: 2 MB.
 pub const MAX_FIELD_VALUE_BYTES: usize = 2 * 1024 * 1024;
-/// The most fields a form may have before the file.
+/// The maximum number of fields before the file.
 pub const MAX_FIELDS: usize = 1000;
 /// The total size of `x-oss-meta-*` names and values OSS accepts: 8 KB.
 pub const MAX_USER_META_BYTES: usize = 8 * 1024;
@@ -99,7 +99,8 @@ pub(crate) async fn handle(
     result
 }
 
-/// What is known about a request so far, for the log and the test hooks.
+/// The key and AccessKeyId of a request as far as they are known, for the
+/// log and the test hooks.
 #[derive(Default)]
 struct Progress {
     key: Option<String>,

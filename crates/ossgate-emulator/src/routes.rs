@@ -23,7 +23,7 @@ use crate::config::BucketConfig;
 use crate::error::OssError;
 use crate::{cors, hooks, objects, post_object, AppState};
 
-/// What a handler knows about the request besides its body.
+/// The request facts a handler needs besides the body.
 #[derive(Clone, Debug)]
 pub(crate) struct RequestContext {
     /// 24 uppercase hex digits, like OSS's request ids.
@@ -67,7 +67,7 @@ pub(crate) fn new_request_id() -> String {
     id[..24].to_owned()
 }
 
-/// Where a request points: a bucket name (maybe unknown) and an encoded key.
+/// The target of a request: a bucket name (maybe unknown) and an encoded key.
 struct Target<'a> {
     bucket: Option<String>,
     raw_key: &'a str,

@@ -5,7 +5,7 @@
 //! `<bucket>/objects/<h>/<hash>.meta.json`, where `<hash>` is the hex SHA-256
 //! of the key, `<h>` its first two characters and `<id>` unique per write. The
 //! key itself is stored only inside the metadata, so no key, however crafted,
-//! names a path outside the bucket directory; keys are still validated
+//! names a path outside the bucket directory. Keys are still validated
 //! against OSS's naming rules first.
 //!
 //! Writes stream into `<bucket>/.tmp/`, computing MD5 and CRC-64/ECMA on the
@@ -65,7 +65,7 @@ impl ObjectAcl {
     }
 }
 
-/// What is stored about an object beside its data.
+/// The metadata stored beside an object's data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectMeta {
     pub key: String,
@@ -88,12 +88,12 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
-    /// The `ETag` header value: the MD5 in uppercase hex, quoted.
+    /// Returns the `ETag` header value: the MD5 in uppercase hex, quoted.
     pub fn quoted_etag(&self) -> String {
         format!("\"{}\"", self.etag)
     }
 
-    /// The base64 MD5 of the data (`Content-MD5`, `${contentMd5}`).
+    /// Returns the base64 MD5 of the data (`Content-MD5`, `${contentMd5}`).
     pub fn content_md5(&self) -> String {
         let digest = hex::decode(&self.etag).unwrap_or_default();
         base64::engine::general_purpose::STANDARD.encode(digest)
@@ -192,7 +192,7 @@ impl UploadWriter {
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), OssError> {
         let sender = self.sender.as_ref().expect("no write after finish");
         if sender.send(chunk).await.is_err() {
-            // The writer thread stopped early: its result says why.
+            // The writer thread stopped early, and its result has the cause.
             self.sender = None;
             let error = match (&mut self.task).await {
                 Ok(Err(error)) => error.to_string(),
@@ -315,7 +315,7 @@ impl Storage {
         self.root.join(bucket)
     }
 
-    /// The directory and file-name stem of a key: `objects/<h>/` and `<hash>`.
+    /// Returns the directory and file-name stem of a key: `objects/<h>/` and `<hash>`.
     fn object_location(&self, bucket: &str, key: &str) -> (PathBuf, String) {
         let hash = hex::encode(Sha256::digest(key.as_bytes()));
         let dir = self.bucket_dir(bucket).join("objects").join(&hash[..2]);

@@ -392,6 +392,10 @@ async fn invalid_policy_documents_are_rejected() {
             "Invalid Policy: Invalid Simple-Condition: Simple-Conditions must have exactly one property specified.",
         ),
         (r#"{"expiration": e}"#, "Invalid Policy: Invalid JSON: unknown char e"),
+        (
+            r#"{"expiration":"2099-01-01T00:00:00.000Z","conditions":[["eq","$key","a"] {"b":"c"}]}"#,
+            "Invalid Policy: Invalid JSON: , or ] expected",
+        ),
     ];
     for (json, message) in cases {
         let response = emulator
@@ -404,17 +408,28 @@ async fn invalid_policy_documents_are_rejected() {
         assert_oss_error(response, 400, "InvalidPolicyDocument", message).await;
     }
 
-    let response = emulator
-        .post(
-            "photos",
-            &signed_raw_policy("a.txt", r#"{"conditions":[]}"#),
-            FilePart::text("x"),
-        )
-        .await;
-    assert_eq!(response.status(), 400);
-    let body = error_body(response).await;
-    assert_eq!(body.code, "InvalidPolicyDocument");
-    assert_eq!(body.ec.as_deref(), Some("0006-00000208"));
+    let expiration_cases = [
+        (r#"{"conditions":[]}"#, "0006-00000208"),
+        (r#"{"expiration":5,"conditions":[]}"#, "0006-00000209"),
+        (r#"{"expiration":"","conditions":[]}"#, "0006-00000210"),
+        (
+            r#"{"expiration":"tomorrow","conditions":[]}"#,
+            "0006-00000211",
+        ),
+    ];
+    for (json, ec) in expiration_cases {
+        let response = emulator
+            .post(
+                "photos",
+                &signed_raw_policy("a.txt", json),
+                FilePart::text("x"),
+            )
+            .await;
+        assert_eq!(response.status(), 400, "{json}");
+        let body = error_body(response).await;
+        assert_eq!(body.code, "InvalidPolicyDocument", "{json}");
+        assert_eq!(body.ec.as_deref(), Some(ec), "{json}");
+    }
 }
 
 #[tokio::test]
