@@ -99,6 +99,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
 fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let secret = secret_from_environment()?;
     let policy_base64 = policy_base64_from(&args)?;
+    check_access_key_id(&args.access_key_id, args.signature_version)?;
 
     let mut fields = FormFields::new();
     match args.signature_version {
@@ -114,6 +115,7 @@ fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
             let Some(region) = args.region.as_deref() else {
                 bail!("signature version 4 needs the bucket's region: add --region, such as --region cn-hangzhou");
             };
+            check_region(region)?;
             let instant = match args.date.as_deref() {
                 Some(date) => v4::parse_x_oss_date(date).ok_or_else(|| {
                     anyhow!("invalid --date {date:?}: expected UTC YYYYMMDDTHHMMSSZ, such as 20261204T083000Z")
@@ -161,6 +163,45 @@ fn secret_from_environment() -> anyhow::Result<AccessKeySecret> {
     )
 }
 
+/// Checks that an AccessKeyId can be sent: not empty, printable ASCII, and
+/// for V4 free of `/`, which separates the parts of `x-oss-credential`.
+fn check_access_key_id(access_key_id: &str, version: Version) -> anyhow::Result<()> {
+    if access_key_id.is_empty() {
+        bail!("invalid --access-key-id: it is empty; pass the AccessKeyId the form is sent with");
+    }
+    if !access_key_id.bytes().all(|byte| byte.is_ascii_graphic()) {
+        bail!(
+            "invalid --access-key-id {access_key_id:?}: an AccessKeyId has no spaces, control or \
+             non-ASCII characters"
+        );
+    }
+    if version == Version::V4 && access_key_id.contains('/') {
+        bail!(
+            "invalid --access-key-id {access_key_id:?}: it must not contain '/', which separates \
+             the parts of x-oss-credential"
+        );
+    }
+    Ok(())
+}
+
+/// Checks a V4 region, such as `cn-hangzhou` or `oss-cn-hangzhou`: after the
+/// `oss-` prefix, lowercase ASCII letters, digits and hyphens only.
+fn check_region(region: &str) -> anyhow::Result<()> {
+    let normalized = v4::normalize_region(region);
+    let valid = !normalized.is_empty()
+        && !normalized.starts_with('-')
+        && normalized
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if !valid {
+        bail!(
+            "invalid --region {region:?}: expected a region id in lowercase, such as cn-hangzhou \
+             or oss-cn-hangzhou"
+        );
+    }
+    Ok(())
+}
+
 /// Returns the base64 text to sign: a file's bytes encoded as they are, or
 /// the given base64 after checking that it decodes.
 fn policy_base64_from(args: &SignArgs) -> anyhow::Result<String> {
@@ -171,12 +212,21 @@ fn policy_base64_from(args: &SignArgs) -> anyhow::Result<String> {
                 path.display()
             )
         })?;
+        if bytes.is_empty() {
+            bail!(
+                "invalid --policy-file {}: the file is empty; write the policy JSON into it",
+                path.display()
+            );
+        }
         return Ok(base64::engine::general_purpose::STANDARD.encode(bytes));
     }
 
     let Some(policy_base64) = &args.policy_base64 else {
         bail!("no policy given: add --policy-file FILE or --policy-base64 B64");
     };
+    if policy_base64.is_empty() {
+        bail!("invalid --policy-base64: it is empty; pass the policy form field exactly as sent");
+    }
     if base64::engine::general_purpose::STANDARD
         .decode(policy_base64)
         .is_err()
@@ -382,5 +432,39 @@ mod tests {
     #[test]
     fn check_without_bucket_fails_bucket_condition() {
         assert_eq!(check_browser_form(None), ExitCode::from(1));
+    }
+
+    #[test]
+    fn region_accepts_both_spellings() {
+        assert!(check_region("cn-hangzhou").is_ok());
+        assert!(check_region("oss-cn-hangzhou").is_ok());
+        assert!(check_region("ap-southeast-1").is_ok());
+    }
+
+    #[test]
+    fn region_rejects_malformed_values() {
+        for region in [
+            "",
+            "oss-",
+            "cn-hangzhou/oss",
+            "OSS-CN-HANGZHOU",
+            "cn hangzhou",
+            "-x",
+        ] {
+            assert!(check_region(region).is_err(), "{region:?}");
+        }
+    }
+
+    #[test]
+    fn access_key_id_rejects_empty_and_spaces() {
+        assert!(check_access_key_id("", Version::V1).is_err());
+        assert!(check_access_key_id("LTAI 5t", Version::V1).is_err());
+        assert!(check_access_key_id("LTAI5tExampleKeyId", Version::V4).is_ok());
+    }
+
+    #[test]
+    fn access_key_id_with_slash_only_fails_v4() {
+        assert!(check_access_key_id("a/b", Version::V1).is_ok());
+        assert!(check_access_key_id("a/b", Version::V4).is_err());
     }
 }
