@@ -7,7 +7,9 @@
 //! 0 success, 1 the form does not satisfy the policy, 2 a usage or input
 //! error.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,9 +20,16 @@ use clap::{Args, Subcommand, ValueEnum};
 use ossgate_protocol::form::{field, sign_policy_v1, sign_policy_v4};
 use ossgate_protocol::v4::{self, Credential, SigningKey};
 use ossgate_protocol::{AccessKeySecret, Condition, FormFields, Policy};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 /// The environment variables the secret is read from, in order.
 const SECRET_VARIABLES: [&str; 2] = ["OSS_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"];
+
+/// The largest policy or form file read: 2 MiB. OSS accepts at most 2 MB of
+/// form field values in a PostObject request, so a larger file cannot be a
+/// form or its policy. The limit also stops a read of an endless file such as
+/// /dev/zero.
+const MAX_INPUT_BYTES: u64 = 2 * 1024 * 1024;
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -202,16 +211,34 @@ fn check_region(region: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads a file of at most [`MAX_INPUT_BYTES`]. `option` names the
+/// command-line option in messages.
+fn read_limited(path: &Path, option: &str) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| {
+        format!(
+            "failed to open {option} {}: check the path and its permissions",
+            path.display()
+        )
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("failed to read {option} {}", path.display()))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        bail!(
+            "invalid {option} {}: it is larger than {MAX_INPUT_BYTES} bytes, and OSS accepts at \
+             most 2 MB of form field values",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
 /// Returns the base64 text to sign: a file's bytes encoded as they are, or
 /// the given base64 after checking that it decodes.
 fn policy_base64_from(args: &SignArgs) -> anyhow::Result<String> {
     if let Some(path) = &args.policy_file {
-        let bytes = std::fs::read(path).with_context(|| {
-            format!(
-                "failed to read --policy-file {}: check the path and its permissions",
-                path.display()
-            )
-        })?;
+        let bytes = read_limited(path, "--policy-file")?;
         if bytes.is_empty() {
             bail!(
                 "invalid --policy-file {}: the file is empty; write the policy JSON into it",
@@ -363,21 +390,43 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 /// Reads form fields from a JSON object. Strings are taken as they are;
 /// numbers and booleans as their JSON text, since a form sends text.
 fn read_form(path: &Path) -> anyhow::Result<FormFields> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "failed to read --form {}: check the path and its permissions",
-            path.display()
+    let bytes = read_limited(path, "--form")?;
+    let text = std::str::from_utf8(&bytes).map_err(|error| {
+        anyhow!(
+            "invalid --form {}: the file is not UTF-8 text (the byte at offset {} is invalid)",
+            path.display(),
+            error.valid_up_to()
         )
     })?;
-    let object: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).with_context(|| {
+    let object: FormObject = serde_json::from_str(text).with_context(|| {
         format!(
             "invalid --form {}: expected one JSON object of field names to values, such as {{\"key\": \"user/a.txt\"}}",
             path.display()
         )
     })?;
 
+    // Field names are matched case-insensitively, as the PostObject API
+    // reference says, so "Key" and "key" would be one field with two values.
+    let mut seen: HashMap<String, &str> = HashMap::with_capacity(object.0.len());
+    for (name, _) in &object.0 {
+        let Some(earlier) = seen.insert(name.to_ascii_lowercase(), name) else {
+            continue;
+        };
+        if earlier == name {
+            bail!(
+                "invalid --form {}: the field {name:?} is given more than once: keep one",
+                path.display()
+            );
+        }
+        bail!(
+            "invalid --form {}: the fields {earlier:?} and {name:?} are the same form field, \
+             because field names are matched case-insensitively: keep one",
+            path.display()
+        );
+    }
+
     let mut fields = FormFields::new();
-    for (name, value) in object {
+    for (name, value) in object.0 {
         let value = match value {
             serde_json::Value::String(text) => text,
             serde_json::Value::Number(number) => number.to_string(),
@@ -390,6 +439,33 @@ fn read_form(path: &Path) -> anyhow::Result<FormFields> {
         fields.push(name, value);
     }
     Ok(fields)
+}
+
+/// A JSON object's entries in document order, repeated names included.
+struct FormObject(Vec<(String, serde_json::Value)>);
+
+impl<'de> Deserialize<'de> for FormObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = FormObject;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FormObject, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    entries.push(entry);
+                }
+                Ok(FormObject(entries))
+            }
+        }
+
+        deserializer.deserialize_map(EntriesVisitor)
+    }
 }
 
 #[cfg(test)]
@@ -466,5 +542,48 @@ mod tests {
     fn access_key_id_with_slash_only_fails_v4() {
         assert!(check_access_key_id("a/b", Version::V1).is_ok());
         assert!(check_access_key_id("a/b", Version::V4).is_err());
+    }
+
+    #[test]
+    fn form_rejects_names_differing_in_case() {
+        let file = write_temp(br#"{"Key": "b", "key": "a"}"#);
+        let error = read_form(file.path()).unwrap_err().to_string();
+        assert!(error.contains("\"Key\" and \"key\""), "{error}");
+    }
+
+    #[test]
+    fn form_rejects_repeated_name() {
+        let file = write_temp(br#"{"key": "a", "key": "b"}"#);
+        assert!(read_form(file.path()).is_err());
+    }
+
+    #[test]
+    fn form_keeps_document_order() {
+        let file = write_temp(br#"{"key": "a", "bucket": "b", "size": 5}"#);
+        let fields = read_form(file.path()).unwrap();
+        let names: Vec<&str> = fields.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["key", "bucket", "size"]);
+        assert_eq!(fields.get("size"), Some("5"));
+    }
+
+    #[test]
+    fn form_that_is_not_utf8_names_the_encoding() {
+        let file = write_temp(b"{\"key\": \"\xff\"}");
+        let error = read_form(file.path()).unwrap_err().to_string();
+        assert!(error.contains("not UTF-8"), "{error}");
+    }
+
+    #[test]
+    fn input_larger_than_limit_is_rejected() {
+        let file = write_temp(&vec![b' '; MAX_INPUT_BYTES as usize + 1]);
+        let error = read_limited(file.path(), "--form").unwrap_err().to_string();
+        assert!(error.contains("larger than"), "{error}");
+    }
+
+    #[test]
+    fn input_at_limit_is_read() {
+        let file = write_temp(&vec![b' '; MAX_INPUT_BYTES as usize]);
+        let bytes = read_limited(file.path(), "--form").unwrap();
+        assert_eq!(bytes.len() as u64, MAX_INPUT_BYTES);
     }
 }
