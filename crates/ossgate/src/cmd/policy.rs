@@ -162,6 +162,14 @@ fn secret_from_environment() -> anyhow::Result<AccessKeySecret> {
             let value = value.into_string().map_err(|_| {
                 anyhow!("{name} is not valid UTF-8: set it to the AccessKey secret")
             })?;
+            if value.trim() != value {
+                // A newline or space pasted with the secret is signed with it,
+                // so every signature then differs from the one OSS computes.
+                eprintln!(
+                    "warning: {name} starts or ends with whitespace, which is signed as part of \
+                     the secret: remove it unless the secret really contains it"
+                );
+            }
             return Ok(AccessKeySecret::new(value));
         }
     }
