@@ -375,6 +375,12 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     .expiration
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             );
+            if let (None, Some((min, max))) = (args.size, policy.content_length_range()) {
+                eprintln!(
+                    "note: the object size was not checked against content-length-range \
+                     {min} to {max}: add --size N to check it"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(violation) => {
