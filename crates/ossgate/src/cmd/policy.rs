@@ -25,6 +25,9 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 /// The environment variables the secret is read from, in order.
 const SECRET_VARIABLES: [&str; 2] = ["OSS_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"];
 
+/// How long OSS accepts a V4 form after its `x-oss-date`, in days.
+const V4_MAX_VALIDITY_DAYS: i64 = 7;
+
 /// The largest policy or form file read: 2 MiB. OSS accepts at most 2 MB of
 /// form field values in a PostObject request, so a larger file cannot be a
 /// form or its policy. The limit also stops a read of an endless file such as
@@ -295,6 +298,17 @@ fn v4_policy_warnings(
                 .expiration
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    let last_use = instant + chrono::TimeDelta::days(V4_MAX_VALIDITY_DAYS);
+    if policy.expiration > last_use {
+        warnings.push(format!(
+            "OSS accepts a V4 form for at most {V4_MAX_VALIDITY_DAYS} days after its x-oss-date, \
+             so this form stops working at {}, before the policy expires at {}",
+            last_use.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            policy
+                .expiration
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         ));
     }
 
@@ -599,5 +613,29 @@ mod tests {
         let file = write_temp(&vec![b' '; MAX_INPUT_BYTES as usize]);
         let bytes = read_limited(file.path(), "--form").unwrap();
         assert_eq!(bytes.len() as u64, MAX_INPUT_BYTES);
+    }
+
+    fn v4_warnings_for(policy_json: &str) -> Vec<String> {
+        let instant: DateTime<Utc> = "2026-12-04T08:30:00Z".parse().unwrap();
+        let credential = Credential::new("LTAI5tExampleKeyId", instant, "cn-hangzhou");
+        let policy_base64 = base64::engine::general_purpose::STANDARD.encode(policy_json);
+        v4_policy_warnings(&policy_base64, &credential, instant)
+    }
+
+    #[test]
+    fn v4_warns_expiration_beyond_seven_days() {
+        let warnings = v4_warnings_for(
+            r#"{"expiration":"2026-12-31T00:00:00.000Z","conditions":[{"x-oss-signature-version":"OSS4-HMAC-SHA256"},{"x-oss-credential":"LTAI5tExampleKeyId/20261204/cn-hangzhou/oss/aliyun_v4_request"},{"x-oss-date":"20261204T083000Z"}]}"#,
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("2026-12-11T08:30:00Z"), "{warnings:?}");
+    }
+
+    #[test]
+    fn v4_accepts_expiration_within_seven_days() {
+        let warnings = v4_warnings_for(
+            r#"{"expiration":"2026-12-11T08:30:00.000Z","conditions":[{"x-oss-signature-version":"OSS4-HMAC-SHA256"},{"x-oss-credential":"LTAI5tExampleKeyId/20261204/cn-hangzhou/oss/aliyun_v4_request"},{"x-oss-date":"20261204T083000Z"}]}"#,
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 }
