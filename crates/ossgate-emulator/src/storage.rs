@@ -173,28 +173,41 @@ pub struct WrittenFile {
     pub crc64: u64,
 }
 
-/// The receiving end of an upload: chunks go in through [`UploadWriter::write`]
-/// and are hashed and written by a blocking thread, so the async side never
-/// waits on the disk and at most a few chunks are in memory at once.
+/// The receiving end of an upload. Chunks go in through
+/// [`UploadWriter::write`] and are processed by two blocking threads: one
+/// computes the MD5, the other the CRC-64 and writes the file. MD5 is the
+/// slowest step, so giving it a thread of its own lets the other work run
+/// beside it. The async side never waits on the disk, and each queue holds
+/// at most [`WRITE_QUEUE_CHUNKS`] chunks.
 pub struct UploadWriter {
-    sender: Option<tokio::sync::mpsc::Sender<Bytes>>,
-    task: tokio::task::JoinHandle<std::io::Result<WrittenFile>>,
+    file_sender: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    md5_sender: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    file_task: tokio::task::JoinHandle<std::io::Result<FileOutput>>,
+    md5_task: tokio::task::JoinHandle<[u8; 16]>,
 }
 
-/// Chunks queued between the network side and the writer thread.
+/// What the file thread returns: the file, its size and its CRC-64.
+struct FileOutput {
+    file: TempFile,
+    size: u64,
+    crc64: u64,
+}
+
+/// The number of chunks each writer queue holds.
 const WRITE_QUEUE_CHUNKS: usize = 16;
 
 impl UploadWriter {
-    /// Hands a chunk to the writer thread.
+    /// Hands a chunk to the writer threads.
     ///
     /// # Errors
-    /// An internal error when the writer thread has already failed.
+    /// An internal error when the file thread has already failed.
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), OssError> {
-        let sender = self.sender.as_ref().expect("no write after finish");
-        if sender.send(chunk).await.is_err() {
-            // The writer thread stopped early, and its result has the cause.
-            self.sender = None;
-            let error = match (&mut self.task).await {
+        let file_sender = self.file_sender.as_ref().expect("no write after finish");
+        if file_sender.send(chunk.clone()).await.is_err() {
+            // The file thread stopped early, and its result has the cause.
+            self.file_sender = None;
+            self.md5_sender = None;
+            let error = match (&mut self.file_task).await {
                 Ok(Err(error)) => error.to_string(),
                 Ok(Ok(_)) => "the writer stopped before the end of the upload".to_owned(),
                 Err(error) => error.to_string(),
@@ -203,37 +216,66 @@ impl UploadWriter {
                 "failed to write an upload: {error}"
             )));
         }
+        if let Some(md5_sender) = &self.md5_sender {
+            // The MD5 thread stops only when its channel closes.
+            let _ = md5_sender.send(chunk).await;
+        }
         Ok(())
     }
 
     /// Stops the upload and waits until its temporary file is deleted.
     pub async fn abort(mut self) {
-        self.sender = None;
-        // The writer returns the file on channel close; dropping it deletes it.
-        let _ = (&mut self.task).await;
+        self.file_sender = None;
+        self.md5_sender = None;
+        // The file thread returns the file on channel close; dropping it deletes it.
+        let _ = (&mut self.file_task).await;
     }
 
-    /// Waits for the writer thread to flush, and returns the file and its digests.
+    /// Waits for the writer threads to finish, and returns the file and its digests.
     pub async fn finish(mut self) -> Result<WrittenFile, OssError> {
-        self.sender = None;
-        match (&mut self.task).await {
-            Ok(Ok(written)) => Ok(written),
-            Ok(Err(error)) => Err(OssError::internal(format!(
-                "failed to write an upload: {error}"
-            ))),
-            Err(error) => Err(OssError::internal(format!(
-                "the upload writer panicked: {error}"
-            ))),
-        }
+        self.file_sender = None;
+        self.md5_sender = None;
+        let output = match (&mut self.file_task).await {
+            Ok(Ok(output)) => output,
+            Ok(Err(error)) => {
+                return Err(OssError::internal(format!(
+                    "failed to write an upload: {error}"
+                )))
+            }
+            Err(error) => {
+                return Err(OssError::internal(format!(
+                    "the upload writer panicked: {error}"
+                )))
+            }
+        };
+        let md5 = (&mut self.md5_task)
+            .await
+            .map_err(|error| OssError::internal(format!("the MD5 task panicked: {error}")))?;
+        Ok(WrittenFile {
+            file: output.file,
+            size: output.size,
+            md5,
+            crc64: output.crc64,
+        })
     }
 }
 
-/// Writes chunks from `receiver` to `file`, hashing them, until the channel closes.
-fn write_upload(
+/// Computes the MD5 of the chunks from `receiver` until the channel closes.
+fn hash_md5(mut receiver: tokio::sync::mpsc::Receiver<Bytes>) -> [u8; 16] {
+    let mut md5 = Md5::new();
+    while let Some(chunk) = receiver.blocking_recv() {
+        md5.update(&chunk);
+    }
+    md5.finalize().into()
+}
+
+/// Writes chunks from `receiver` to the temporary file and computes their
+/// CRC-64, until the channel closes.
+fn write_file(
     temp: TempFile,
     mut receiver: tokio::sync::mpsc::Receiver<Bytes>,
     fail_writes: bool,
-) -> std::io::Result<WrittenFile> {
+) -> std::io::Result<FileOutput> {
     let mut file = std::io::BufWriter::with_capacity(
         256 * 1024,
         std::fs::OpenOptions::new()
@@ -241,7 +283,6 @@ fn write_upload(
             .truncate(true)
             .open(temp.path())?,
     );
-    let mut md5 = Md5::new();
     let mut crc = CRC64_ECMA.digest();
     let mut size = 0u64;
 
@@ -251,7 +292,6 @@ fn write_upload(
                 "storage writes fail because the fail_storage_writes fault is set",
             ));
         }
-        md5.update(&chunk);
         crc.update(&chunk);
         file.write_all(&chunk)?;
         size += chunk.len() as u64;
@@ -259,10 +299,9 @@ fn write_upload(
     file.flush()?;
     drop(file);
 
-    Ok(WrittenFile {
+    Ok(FileOutput {
         file: temp,
         size,
-        md5: md5.finalize().into(),
         crc64: crc.finalize(),
     })
 }
@@ -328,7 +367,7 @@ impl Storage {
     }
 
     /// Starts an upload into `bucket`: creates the temporary file and the
-    /// writer thread. With `fail_writes` every write fails (fault injection).
+    /// writer threads. With `fail_writes` every write fails (fault injection).
     pub async fn begin_upload(
         &self,
         bucket: &str,
@@ -343,11 +382,16 @@ impl Storage {
         })?;
         let temp = TempFile { path: Some(path) };
 
-        let (sender, receiver) = tokio::sync::mpsc::channel(WRITE_QUEUE_CHUNKS);
-        let task = tokio::task::spawn_blocking(move || write_upload(temp, receiver, fail_writes));
+        let (file_sender, file_receiver) = tokio::sync::mpsc::channel(WRITE_QUEUE_CHUNKS);
+        let (md5_sender, md5_receiver) = tokio::sync::mpsc::channel(WRITE_QUEUE_CHUNKS);
+        let file_task =
+            tokio::task::spawn_blocking(move || write_file(temp, file_receiver, fail_writes));
+        let md5_task = tokio::task::spawn_blocking(move || hash_md5(md5_receiver));
         Ok(UploadWriter {
-            sender: Some(sender),
-            task,
+            file_sender: Some(file_sender),
+            md5_sender: Some(md5_sender),
+            file_task,
+            md5_task,
         })
     }
 
