@@ -823,7 +823,10 @@ fn json_error(input: &[u8], error: &serde_json::Error) -> PolicyError {
         ": expected".to_owned()
     } else if message.starts_with("expected value") || message.starts_with("expected ident") {
         match char_at(input, error.line(), error.column()) {
-            Some(found) => format!("unknown char {found}"),
+            Some(found) if found.is_ascii_graphic() => format!("unknown char {found}"),
+            // An invisible character, such as a byte order mark, is named by
+            // its code point so the message shows it.
+            Some(found) => format!("unknown char U+{:04X}", u32::from(found)),
             None => "unknown char".to_owned(),
         }
     } else {

@@ -152,3 +152,18 @@ fn v4_signing_replaces_eq_conditions_on_v4_fields() {
     assert!(!signed.policy.conditions.contains(&stale));
     assert!(signed.policy.evaluate(&signed.fields, None, now()).is_ok());
 }
+
+#[test]
+fn byte_order_mark_is_named_by_code_point() {
+    let error = Policy::from_json(b"\xef\xbb\xbf{}").unwrap_err();
+    assert_eq!(
+        error,
+        PolicyError::InvalidJson("unknown char U+FEFF".to_owned())
+    );
+}
+
+#[test]
+fn visible_unknown_char_keeps_oss_wording() {
+    let error = Policy::from_json(b"{\"expiration\": e}").unwrap_err();
+    assert_eq!(error, PolicyError::InvalidJson("unknown char e".to_owned()));
+}
