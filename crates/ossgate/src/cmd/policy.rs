@@ -256,6 +256,15 @@ fn policy_base64_from(args: &SignArgs) -> anyhow::Result<String> {
                 path.display()
             );
         }
+        if bytes.ends_with(b"\n") {
+            // Editors add the newline unasked, and a signer given the JSON
+            // as a string usually leaves it out, so the signatures differ.
+            eprintln!(
+                "note: {} ends with a newline, which is signed as part of the policy: remove it \
+                 if the form's policy was encoded without it",
+                path.display()
+            );
+        }
         return Ok(base64::engine::general_purpose::STANDARD.encode(bytes));
     }
 
