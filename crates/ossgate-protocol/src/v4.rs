@@ -36,6 +36,35 @@ pub fn normalize_region(region: &str) -> &str {
     region.strip_prefix("oss-").unwrap_or(region)
 }
 
+/// An invalid region id.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a region id: use lowercase ASCII letters, digits and hyphens, such as \
+     cn-hangzhou or oss-cn-hangzhou"
+)]
+pub struct RegionError(pub String);
+
+/// Normalises a region id with [`normalize_region`] and checks it: what is
+/// left must be lowercase ASCII letters, digits and hyphens, not empty and
+/// not starting with a hyphen, so that it is one part of a credential scope.
+///
+/// # Errors
+///
+/// A [`RegionError`] naming the region as given.
+pub fn parse_region(region: &str) -> Result<&str, RegionError> {
+    let normalized = normalize_region(region);
+    let valid = !normalized.is_empty()
+        && !normalized.starts_with('-')
+        && normalized
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if valid {
+        Ok(normalized)
+    } else {
+        Err(RegionError(region.to_owned()))
+    }
+}
+
 /// Formats an instant as `x-oss-date`: `YYYYMMDDTHHMMSSZ`.
 pub fn format_x_oss_date(instant: DateTime<Utc>) -> String {
     instant.format("%Y%m%dT%H%M%SZ").to_string()

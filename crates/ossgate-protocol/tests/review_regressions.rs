@@ -167,3 +167,26 @@ fn visible_unknown_char_keeps_oss_wording() {
     let error = Policy::from_json(b"{\"expiration\": e}").unwrap_err();
     assert_eq!(error, PolicyError::InvalidJson("unknown char e".to_owned()));
 }
+
+#[test]
+fn region_parse_accepts_both_spellings() {
+    assert_eq!(v4::parse_region("oss-cn-hangzhou"), Ok("cn-hangzhou"));
+    assert_eq!(v4::parse_region("cn-hangzhou"), Ok("cn-hangzhou"));
+    assert_eq!(v4::parse_region("ap-southeast-1"), Ok("ap-southeast-1"));
+}
+
+#[test]
+fn region_parse_rejects_malformed_ids() {
+    // Each of these made a credential scope OSS cannot match, such as
+    // `AK/20261204//oss/aliyun_v4_request` for an empty region.
+    for region in [
+        "",
+        "oss-",
+        "cn-hangzhou/oss",
+        "OSS-CN-HANGZHOU",
+        "cn hangzhou",
+        "-x",
+    ] {
+        assert!(v4::parse_region(region).is_err(), "{region:?}");
+    }
+}
