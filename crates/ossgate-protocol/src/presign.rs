@@ -33,12 +33,16 @@ pub struct ObjectLocation<'a> {
 /// base64 HMAC-SHA1 of `GET\n\n\n<Expires>\n/<bucket>/<key>`. With STS
 /// credentials the signed resource ends in `?security-token=<token>`, and the
 /// token is sent as the `security-token` parameter. V4 adds `x-oss-signature-version`,
-/// `x-oss-credential`, `x-oss-date`, `x-oss-expires` (seconds, at most 7
-/// days), `x-oss-security-token` for STS, and last `x-oss-signature`, the hex
+/// `x-oss-credential`, `x-oss-date`, `x-oss-expires`, `x-oss-security-token`
+/// for STS, and last `x-oss-signature`, the hex
 /// signature of a canonical request whose query is all the other parameters,
 /// with no signed headers and `UNSIGNED-PAYLOAD`.
 ///
 /// The key is percent-encoded in the path with `/` kept.
+///
+/// `expires_in_secs` is not checked here. For V4 it must be 1 to
+/// [`MAX_V4_EXPIRES_SECS`] (7 days), because OSS and [`verify_presigned`]
+/// reject a URL with any other `x-oss-expires`.
 pub fn presign_get(
     credentials: &Credentials,
     version: SignatureVersion,
