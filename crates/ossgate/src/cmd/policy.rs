@@ -119,6 +119,10 @@ fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
             if args.region.is_some() || args.date.is_some() {
                 eprintln!("warning: --region and --date are ignored for signature version 1");
             }
+            for warning in v1_policy_warnings(&policy_base64, Utc::now()) {
+                eprintln!("warning: {warning}");
+            }
+
             fields.push(field::POLICY, &policy_base64);
             fields.push(field::OSS_ACCESS_KEY_ID, &args.access_key_id);
             fields.push(field::SIGNATURE, sign_policy_v1(&secret, &policy_base64));
@@ -268,6 +272,28 @@ fn policy_base64_from(args: &SignArgs) -> anyhow::Result<String> {
     Ok(policy_base64.clone())
 }
 
+/// Lists what OSS would reject in a V1 policy: a document that does not
+/// parse, or an expiration before `now`.
+fn v1_policy_warnings(policy_base64: &str, now: DateTime<Utc>) -> Vec<String> {
+    match Policy::from_base64(policy_base64) {
+        Ok(policy) => expiry_warning(&policy, now).into_iter().collect(),
+        Err(error) => vec![format!("OSS will reject this policy: {error}")],
+    }
+}
+
+/// Returns a warning when the policy expires at or before `instant`.
+fn expiry_warning(policy: &Policy, instant: DateTime<Utc>) -> Option<String> {
+    (policy.expiration <= instant).then(|| {
+        format!(
+            "the policy expired at {}, before the signing instant {}",
+            policy
+                .expiration
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    })
+}
+
 /// Lists what OSS would reject in a V4 policy: a document that does not
 /// parse, an expiration before the signing instant, missing V4 conditions,
 /// or values that disagree with the form.
@@ -281,16 +307,7 @@ fn v4_policy_warnings(
         Err(error) => return vec![format!("OSS will reject this policy: {error}")],
     };
 
-    let mut warnings = Vec::new();
-    if policy.expiration <= instant {
-        warnings.push(format!(
-            "the policy expired at {}, before the signing instant {}",
-            policy
-                .expiration
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ));
-    }
+    let mut warnings: Vec<String> = expiry_warning(&policy, instant).into_iter().collect();
     let last_use = instant + chrono::TimeDelta::days(V4_MAX_VALIDITY_DAYS);
     if policy.expiration > last_use {
         warnings.push(format!(
@@ -607,5 +624,23 @@ mod tests {
             r#"{"expiration":"2026-12-11T08:30:00.000Z","conditions":[{"x-oss-signature-version":"OSS4-HMAC-SHA256"},{"x-oss-credential":"LTAI5tExampleKeyId/20261204/cn-hangzhou/oss/aliyun_v4_request"},{"x-oss-date":"20261204T083000Z"}]}"#,
         );
         assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn v1_warns_unparsable_policy() {
+        let policy_base64 = base64::engine::general_purpose::STANDARD.encode("{\"expiration\": e}");
+        let warnings = v1_policy_warnings(&policy_base64, "2026-12-04T08:30:00Z".parse().unwrap());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("unknown char e"), "{warnings:?}");
+    }
+
+    #[test]
+    fn v1_warns_expired_policy() {
+        let policy_base64 = base64::engine::general_purpose::STANDARD
+            .encode(r#"{"expiration":"2026-12-04T09:30:00.000Z","conditions":[]}"#);
+        let before = v1_policy_warnings(&policy_base64, "2026-12-04T09:29:59Z".parse().unwrap());
+        let after = v1_policy_warnings(&policy_base64, "2026-12-04T09:30:00Z".parse().unwrap());
+        assert!(before.is_empty(), "{before:?}");
+        assert_eq!(after.len(), 1, "{after:?}");
     }
 }
