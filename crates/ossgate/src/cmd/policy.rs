@@ -442,7 +442,8 @@ fn read_form(path: &Path) -> anyhow::Result<FormFields> {
     })?;
 
     // Field names are matched case-insensitively, as the PostObject API
-    // reference says, so "Key" and "key" would be one field with two values.
+    // reference documents, so "Key" and "key" would be one field with two
+    // values.
     let mut seen: HashMap<String, &str> = HashMap::with_capacity(object.0.len());
     for (name, _) in &object.0 {
         let Some(earlier) = seen.insert(name.to_ascii_lowercase(), name) else {
@@ -508,8 +509,9 @@ impl<'de> Deserialize<'de> for FormObject {
 mod tests {
     use super::*;
 
-    /// A policy with `{"bucket": "examplebucket"}` and `starts-with $key
-    /// user-dir/`, expiring at 2026-12-04T09:30:00.000Z.
+    /// The reference vectors' basic policy: `{"bucket": "examplebucket"}`,
+    /// `starts-with $key user-dir/` and a size range, expiring at
+    /// 2026-12-04T09:30:00.000Z.
     const BUCKET_POLICY: &str = "eyJleHBpcmF0aW9uIjoiMjAyNi0xMi0wNFQwOTozMDowMC4wMDBaIiwiY29uZGl0aW9ucyI6W3siYnVja2V0IjoiZXhhbXBsZWJ1Y2tldCJ9LFsic3RhcnRzLXdpdGgiLCIka2V5IiwidXNlci1kaXIvIl0sWyJjb250ZW50LWxlbmd0aC1yYW5nZSIsMCwxMDQ4NTc2MF1dfQ==";
 
     fn write_temp(contents: &[u8]) -> tempfile::NamedTempFile {
@@ -519,7 +521,7 @@ mod tests {
     }
 
     fn check_browser_form(bucket: Option<&str>) -> ExitCode {
-        // A browser form never carries the bucket: OSS takes it from the host.
+        // A browser form has no bucket field: OSS takes the bucket from the host.
         let form = write_temp(br#"{"key": "user-dir/a.txt"}"#);
         check(CheckArgs {
             policy_base64: BUCKET_POLICY.to_owned(),
