@@ -12,7 +12,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use ossgate_protocol::CallbackPublicKey;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -110,27 +112,39 @@ impl AppState {
 }
 
 /// Builds the router: the API, the callback, operations endpoints and the
-/// upload page, with request ids, tracing, timeouts, body limits, CORS for
-/// the API, and latency metrics.
+/// upload page, with request ids, tracing, body limits, CORS for the API,
+/// latency metrics, and timeouts on the routes that do I/O.
 pub fn router(state: AppState) -> Router {
     let config = state.config();
 
-    let api = Router::new()
+    // Routes that wait on the database or the network get a deadline. The
+    // token endpoints only compute, and a tokio timer per request wakes the
+    // runtime's I/O driver, one extra system call on every request.
+    let deadline =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout);
+
+    let tokens = Router::new()
         .route("/api/limits", get(handlers::limits))
         .route("/api/upload-token", get(handlers::upload_token))
-        .route("/api/policy", get(handlers::legacy_policy))
+        .route("/api/policy", get(handlers::legacy_policy));
+    let uploads = Router::new()
         .route("/api/uploads", get(handlers::list_uploads))
         .route("/api/uploads/{id}", get(handlers::get_upload))
+        .layer(deadline);
+    let api = tokens
+        .merge(uploads)
         .layer(cors_layer(&config.cors_origins));
 
-    let callback = Router::new().route(
-        &config.callback_path,
-        post(handlers::callback).layer(DefaultBodyLimit::disable()),
-    );
+    let callback = Router::new()
+        .route(
+            &config.callback_path,
+            post(handlers::callback).layer(DefaultBodyLimit::disable()),
+        )
+        .layer(deadline);
 
     let operations = Router::new()
         .route("/healthz", get(handlers::healthz))
-        .route("/readyz", get(handlers::readyz))
+        .route("/readyz", get(handlers::readyz).layer(deadline))
         .route("/metrics", get(handlers::metrics));
 
     Router::new()
@@ -140,10 +154,6 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), track_latency))
         .fallback(handlers::static_file)
         .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let request_id = request
@@ -160,7 +170,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
         .with_state(state)
 }
 
@@ -181,17 +191,28 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     layer.allow_origin(AllowOrigin::list(list))
 }
 
+/// Request ids for requests that arrive without `x-request-id`: 128 random
+/// bits in hex.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&crate::token::random_id())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 async fn track_latency(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     state.metrics().request(
-        method.as_str(),
-        &route,
+        &method,
+        route,
         response.status().as_u16(),
         started.elapsed(),
     );

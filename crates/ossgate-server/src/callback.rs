@@ -4,8 +4,9 @@
 //! and the raw body before anything in the body is trusted; then the ticket's
 //! MAC, its expiry (plus the configured grace), the bucket, the object against
 //! the ticket's directory or key, the size and the content type; only then is
-//! the upload recorded. A replay of an accepted callback gets the same answer
-//! and adds no row.
+//! the upload recorded. A replay of an accepted callback gets a response for
+//! the same record (with a freshly presigned URL) and adds no row, as long as
+//! its ticket is still within the grace period; later it is rejected as expired.
 
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};

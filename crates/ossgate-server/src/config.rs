@@ -917,14 +917,10 @@ impl ServerConfig {
         };
         let redacted = |present: bool| quote(if present { "<redacted>" } else { "<not set>" });
 
-        line(
-            &mut out,
-            "mode",
-            quote(match self.mode {
-                Mode::Serve => "serve",
-                Mode::Dev => "dev",
-            }),
-        );
+        out.push_str(match self.mode {
+            Mode::Serve => "# Effective settings for `ossgate serve`; secrets are redacted.\n",
+            Mode::Dev => "# Effective settings for `ossgate dev`; secrets are redacted.\n",
+        });
         line(&mut out, "listen", quote(&self.listen.to_string()));
         line(
             &mut out,

@@ -12,6 +12,8 @@
 //! `etag`, `size`, `mimeType`, `imageWidth`, `imageHeight`, `imageFormat`,
 //! `crc64`, `clientIp`, `reqId` and `ticket`.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Datelike, Utc};
 use ossgate_protocol::form::FormSigner;
 use ossgate_protocol::{
@@ -240,7 +242,7 @@ impl TokenIssuer {
         now: DateTime<Utc>,
         restrict_types: bool,
     ) -> Draft {
-        let token_id = uuid::Uuid::new_v4().simple().to_string();
+        let token_id = random_id();
         let expiration =
             DateTime::from_timestamp(now.timestamp() + self.lifetime_secs, 0).unwrap_or(now);
 
@@ -335,6 +337,12 @@ impl TokenIssuer {
     }
 }
 
+/// Returns 128 random bits as 32 lowercase hex digits, from the thread-local
+/// CSPRNG (no system call per id).
+pub fn random_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
 /// The callback body template: OSS's system variables and the ticket literal.
 pub fn callback_body_template(ticket: &str) -> String {
     format!(
@@ -345,20 +353,36 @@ pub fn callback_body_template(ticket: &str) -> String {
     )
 }
 
-/// Fills the directory template for `user` on `now`'s UTC date.
+/// Fills the directory template for `user` on `now`'s UTC date, in one pass
+/// over the template (this runs for every token).
 pub fn render_dir(template: &str, user: &str, now: DateTime<Utc>) -> String {
-    template
-        .replace("{user}", user)
-        .replace("{date}", &now.format("%Y-%m-%d").to_string())
-        .replace("{year}", &format!("{:04}", now.year()))
-        .replace("{month}", &format!("{:02}", now.month()))
-        .replace("{day}", &format!("{:02}", now.day()))
+    let mut dir = String::with_capacity(template.len() + user.len() + 8);
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        dir.push_str(&rest[..start]);
+        let Some(length) = rest[start..].find('}') else {
+            break;
+        };
+        let placeholder = &rest[start + 1..start + length];
+        let _ = match placeholder {
+            "user" => dir.write_str(user),
+            "date" => write!(dir, "{:04}-{:02}-{:02}", now.year(), now.month(), now.day()),
+            "year" => write!(dir, "{:04}", now.year()),
+            "month" => write!(dir, "{:02}", now.month()),
+            "day" => write!(dir, "{:02}", now.day()),
+            // The settings reject other placeholders; keep one as written.
+            _ => dir.write_str(&rest[start..=start + length]),
+        };
+        rest = &rest[start + length + 1..];
+    }
+    dir.push_str(rest);
+    dir
 }
 
 /// Builds a new key under `dir` keeping the file's extension, lowercased: a random
 /// id, then `.` and the extension when it is 1 to 16 ASCII letters or digits.
 pub fn unique_key(dir: &str, filename: Option<&str>) -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    let id = random_id();
     let extension = filename
         .and_then(|name| name.rsplit_once('.'))
         .map(|(_, extension)| extension)
