@@ -320,3 +320,112 @@ fn config_check_warns_about_a_private_callback_url() {
     assert!(stderr.contains("private address"), "{stderr}");
     assert!(stderr.contains("auth.mode is \"none\""), "{stderr}");
 }
+
+/// Settings for `ossgate serve` against a bucket that is never contacted.
+const SERVE_ENV: &[(&str, &str)] = &[
+    ("OSSGATE_LISTEN", "127.0.0.1:0"),
+    ("OSSGATE_BUCKET", "example-bucket"),
+    ("OSSGATE_REGION", "cn-hangzhou"),
+    (
+        "OSSGATE_CALLBACK_URL",
+        "https://app.example.com/api/oss/callback",
+    ),
+    (
+        "OSSGATE_TICKET_SECRET",
+        "ticket-secret-0123456789abcdef0123",
+    ),
+    ("OSSGATE_AUTH_MODE", "bearer"),
+    ("OSSGATE_AUTH_TOKENS", "bearer-token-0123456789=alice"),
+    ("OSS_ACCESS_KEY_ID", "LTAI5tExample"),
+    ("OSS_ACCESS_KEY_SECRET", "access-key-secret-value"),
+];
+
+#[tokio::test]
+async fn serve_logs_json_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(BINARY);
+    command
+        .args(["serve", "--log-format", "json", "--database", "uploads.db"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .envs(SERVE_ENV.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+
+    // The address comes from the JSON log line announcing it.
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            if sender.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut running = Running {
+        child,
+        emulator_url: String::new(),
+        app_url: String::new(),
+    };
+    loop {
+        let line = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a log line announcing the address");
+        let event: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line}"));
+        if event["fields"]["message"] == "app server listening" {
+            running.app_url = format!("http://{}", event["fields"]["address"].as_str().unwrap());
+            break;
+        }
+    }
+
+    let health = client()
+        .get(format!("{}/healthz", running.app_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    let anonymous = client()
+        .get(format!("{}/api/upload-token", running.app_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let token: serde_json::Value = client()
+        .get(format!(
+            "{}/api/upload-token?filename=a.png",
+            running.app_url
+        ))
+        .bearer_auth("bearer-token-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        token["url"],
+        "https://example-bucket.oss-cn-hangzhou.aliyuncs.com"
+    );
+    assert!(token["dir"].as_str().unwrap().starts_with("uploads/alice/"));
+
+    assert!(running.terminate(), "ossgate serve did not exit cleanly");
+    assert!(dir.path().join("uploads.db").exists());
+}
+
+#[test]
+fn serve_with_invalid_settings_exits_with_1() {
+    let output = Command::new(BINARY)
+        .arg("serve")
+        .env_clear()
+        .envs(SERVE_ENV.iter().copied())
+        .env("OSSGATE_MAX_SIZE", "0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("upload.max_size"), "{stderr}");
+}
