@@ -177,11 +177,16 @@ pub struct WrittenFile {
 /// [`UploadWriter::write`] and are processed by two blocking threads: one
 /// computes the MD5, the other the CRC-64 and writes the file. MD5 is the
 /// slowest step, so giving it a thread of its own lets the other work run
-/// beside it. The async side never waits on the disk, and each queue holds
-/// at most [`WRITE_QUEUE_CHUNKS`] chunks.
+/// beside it. The async side never waits on the disk. Chunks travel in
+/// batches of about [`BATCH_BYTES`], and each queue holds at most
+/// [`WRITE_QUEUE_CHUNKS`] batches, so an upload keeps a few MiB in memory.
 pub struct UploadWriter {
-    file_sender: Option<tokio::sync::mpsc::Sender<Bytes>>,
-    md5_sender: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    /// Chunks not yet handed to the threads, so that each hand-over carries
+    /// at least [`BATCH_BYTES`] and the threads wake up less often.
+    pending: Vec<Bytes>,
+    pending_bytes: usize,
+    file_sender: Option<tokio::sync::mpsc::Sender<Vec<Bytes>>>,
+    md5_sender: Option<tokio::sync::mpsc::Sender<Vec<Bytes>>>,
     file_task: tokio::task::JoinHandle<std::io::Result<FileOutput>>,
     md5_task: tokio::task::JoinHandle<[u8; 16]>,
 }
@@ -193,17 +198,33 @@ struct FileOutput {
     crc64: u64,
 }
 
-/// The number of chunks each writer queue holds.
-const WRITE_QUEUE_CHUNKS: usize = 16;
+/// The number of batches each writer queue holds.
+const WRITE_QUEUE_CHUNKS: usize = 8;
+
+/// The size from which pending chunks are handed to the writer threads.
+const BATCH_BYTES: usize = 256 * 1024;
 
 impl UploadWriter {
-    /// Hands a chunk to the writer threads.
+    /// Queues a chunk, handing the queued chunks to the writer threads once
+    /// they reach [`BATCH_BYTES`].
     ///
     /// # Errors
     /// An internal error when the file thread has already failed.
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), OssError> {
+        self.pending_bytes += chunk.len();
+        self.pending.push(chunk);
+        if self.pending_bytes >= BATCH_BYTES {
+            self.send_pending().await?;
+        }
+        Ok(())
+    }
+
+    /// Hands the queued chunks to both writer threads.
+    async fn send_pending(&mut self) -> Result<(), OssError> {
+        let batch = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         let file_sender = self.file_sender.as_ref().expect("no write after finish");
-        if file_sender.send(chunk.clone()).await.is_err() {
+        if file_sender.send(batch.clone()).await.is_err() {
             // The file thread stopped early, and its result has the cause.
             self.file_sender = None;
             self.md5_sender = None;
@@ -218,7 +239,7 @@ impl UploadWriter {
         }
         if let Some(md5_sender) = &self.md5_sender {
             // The MD5 thread stops only when its channel closes.
-            let _ = md5_sender.send(chunk).await;
+            let _ = md5_sender.send(batch).await;
         }
         Ok(())
     }
@@ -233,6 +254,9 @@ impl UploadWriter {
 
     /// Waits for the writer threads to finish, and returns the file and its digests.
     pub async fn finish(mut self) -> Result<WrittenFile, OssError> {
+        if !self.pending.is_empty() {
+            self.send_pending().await?;
+        }
         self.file_sender = None;
         self.md5_sender = None;
         let output = match (&mut self.file_task).await {
@@ -261,10 +285,12 @@ impl UploadWriter {
 }
 
 /// Computes the MD5 of the chunks from `receiver` until the channel closes.
-fn hash_md5(mut receiver: tokio::sync::mpsc::Receiver<Bytes>) -> [u8; 16] {
+fn hash_md5(mut receiver: tokio::sync::mpsc::Receiver<Vec<Bytes>>) -> [u8; 16] {
     let mut md5 = Md5::new();
-    while let Some(chunk) = receiver.blocking_recv() {
-        md5.update(&chunk);
+    while let Some(batch) = receiver.blocking_recv() {
+        for chunk in &batch {
+            md5.update(chunk);
+        }
     }
     md5.finalize().into()
 }
@@ -273,7 +299,7 @@ fn hash_md5(mut receiver: tokio::sync::mpsc::Receiver<Bytes>) -> [u8; 16] {
 /// CRC-64, until the channel closes.
 fn write_file(
     temp: TempFile,
-    mut receiver: tokio::sync::mpsc::Receiver<Bytes>,
+    mut receiver: tokio::sync::mpsc::Receiver<Vec<Bytes>>,
     fail_writes: bool,
 ) -> std::io::Result<FileOutput> {
     let mut file = std::io::BufWriter::with_capacity(
@@ -286,15 +312,17 @@ fn write_file(
     let mut crc = CRC64_ECMA.digest();
     let mut size = 0u64;
 
-    while let Some(chunk) = receiver.blocking_recv() {
+    while let Some(batch) = receiver.blocking_recv() {
         if fail_writes {
             return Err(std::io::Error::other(
                 "storage writes fail because the fail_storage_writes fault is set",
             ));
         }
-        crc.update(&chunk);
-        file.write_all(&chunk)?;
-        size += chunk.len() as u64;
+        for chunk in &batch {
+            crc.update(chunk);
+            file.write_all(chunk)?;
+            size += chunk.len() as u64;
+        }
     }
     file.flush()?;
     drop(file);
@@ -388,6 +416,8 @@ impl Storage {
             tokio::task::spawn_blocking(move || write_file(temp, file_receiver, fail_writes));
         let md5_task = tokio::task::spawn_blocking(move || hash_md5(md5_receiver));
         Ok(UploadWriter {
+            pending: Vec::new(),
+            pending_bytes: 0,
             file_sender: Some(file_sender),
             md5_sender: Some(md5_sender),
             file_task,
