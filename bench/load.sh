@@ -95,7 +95,7 @@ wrk.headers["Authorization"] = [==[$(jq -r .authorization <<<"$headers")]==]
 wrk.headers["x-oss-pub-key-url"] = [==[$(jq -r '."x-oss-pub-key-url"' <<<"$headers")]==]
 EOF
 
-# Runs wrk and prints "<requests/s> <p50> <p99>"; fails on any non-2xx answer.
+# Runs wrk and prints "<requests/s> <p50> <p99>". Fails on any non-2xx response.
 measure() {
     local name=$1 url=$2
     shift 2

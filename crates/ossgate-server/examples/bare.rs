@@ -1,4 +1,4 @@
-//! The ceiling for `bench/load.sh`: a bare hyper server that answers every
+//! The ceiling for `bench/load.sh`: a bare hyper server that responds to every
 //! request with the same 600-byte JSON body, with no routing, middleware,
 //! signing or logging. The app server's throughput is compared against it in
 //! the same run on the same machine.
@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 /// Size of the response body, in bytes: about the size of an upload token.
 const BODY_SIZE: usize = 600;
 
-/// A JSON object padded to exactly [`BODY_SIZE`] bytes.
+/// Builds a JSON object padded to exactly [`BODY_SIZE`] bytes.
 fn body() -> Bytes {
     let head = r#"{"Status":"OK","padding":""#;
     let tail = r#""}"#;

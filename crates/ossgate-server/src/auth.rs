@@ -16,7 +16,7 @@ use crate::error::ApiError;
 /// The user id of every caller when authentication is off.
 pub const DEV_USER: &str = "dev";
 
-/// The longest user id accepted.
+/// Maximum length of a user id, in bytes.
 const MAX_USER_ID_LEN: usize = 128;
 
 /// Identifies callers from their `Authorization` header.
@@ -85,7 +85,7 @@ impl Authenticator {
             Self::Bearer(tokens) => {
                 let presented = bearer_token(headers)?;
                 // Every token is compared, in constant time, so the time taken
-                // says nothing about which one nearly matched.
+                // reveals nothing about which one nearly matched.
                 let mut found = None;
                 for (token, user) in tokens {
                     if bool::from(token.as_bytes().ct_eq(presented.as_bytes())) {

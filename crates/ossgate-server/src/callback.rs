@@ -1,12 +1,14 @@
 //! The OSS upload callback: verify, check the ticket, record.
 //!
-//! Order matters: the RSA signature is checked over the raw request target
-//! and the raw body before anything in the body is trusted; then the ticket's
-//! MAC, its expiry (plus the configured grace), the bucket, the object against
-//! the ticket's directory or key, the size and the content type; only then is
-//! the upload recorded. A replay of an accepted callback gets a response for
-//! the same record (with a freshly presigned URL) and adds no row, as long as
-//! its ticket is still within the grace period; later it is rejected as expired.
+//! Order matters. The RSA signature is checked over the raw request target
+//! and the raw body before anything in the body is trusted. Then come the
+//! ticket's MAC, its expiry (plus the configured grace), the bucket, the
+//! object against the ticket's directory or key, the size and the content
+//! type. Only then is the upload recorded.
+//!
+//! A replay of an accepted callback gets a response for the same record (with
+//! a freshly presigned URL) and adds no row, as long as its ticket is within
+//! the grace period. Later it is rejected as expired.
 
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
@@ -65,7 +67,7 @@ pub async fn handle(
         }
         Ok((upload, Recorded::Replayed)) => {
             state.metrics().callback("replayed", "ok");
-            tracing::info!(id = upload.id, object = %upload.object, "callback replay answered from the record");
+            tracing::info!(id = upload.id, object = %upload.object, "callback replay: responded from the existing record");
         }
         Err(ApiError::Callback(rejection)) => {
             state.metrics().callback("rejected", rejection.reason());

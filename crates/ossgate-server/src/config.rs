@@ -28,7 +28,7 @@ use serde::Deserialize;
 use toml::{Table, Value};
 use zeroize::Zeroizing;
 
-/// The route the OSS callback is served on unless `callback.path` says otherwise.
+/// The default route of the OSS callback, used unless `callback.path` is set.
 pub const DEFAULT_CALLBACK_PATH: &str = "/api/oss/callback";
 
 /// Whether the settings are for production (`ossgate serve`) or for
@@ -45,7 +45,7 @@ pub enum Mode {
 pub struct ConfigError {
     /// The setting as written in the TOML file, e.g. `upload.max_size`.
     pub setting: String,
-    /// What is wrong and how to fix it.
+    /// The problem and its fix.
     pub message: String,
 }
 
@@ -157,7 +157,7 @@ pub struct RawHttp {
     pub body_limit: Option<usize>,
 }
 
-/// How the object key of an upload is chosen.
+/// The strategy for choosing an upload's object key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyStrategy {
     /// The server picks `<dir><random id>.<ext>`, keeping the file's extension.
@@ -175,7 +175,7 @@ impl KeyStrategy {
     }
 }
 
-/// How API callers are identified.
+/// The way API callers are identified.
 #[derive(Clone)]
 pub enum AuthConfig {
     /// Everyone is the user `dev`. Meant for `ossgate dev`.
@@ -206,7 +206,7 @@ pub enum JwtKey {
 }
 
 impl AuthConfig {
-    /// The mode name the API reports: `none`, `bearer` or `jwt`.
+    /// Returns the mode name the API reports: `none`, `bearer` or `jwt`.
     pub fn mode_name(&self) -> &'static str {
         match self {
             Self::None => "none",
@@ -229,7 +229,7 @@ impl fmt::Debug for AuthConfig {
     }
 }
 
-/// Where the SQLite database file lives.
+/// The path of the SQLite database file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatabasePath(pub PathBuf);
 
@@ -288,13 +288,13 @@ pub struct ServerConfig {
 #[derive(Clone, Debug, Default)]
 pub struct ConfigSources {
     pub file: Option<PathBuf>,
-    /// Environment variables; only the ones this module knows are read.
+    /// Environment variables. Only the ones listed in this module are read.
     pub env: Vec<(String, String)>,
     /// Values from command-line flags or the dev command, as dotted paths.
     pub overrides: Table,
 }
 
-/// How an environment variable's text becomes a TOML value.
+/// The kind of TOML value an environment variable's text is parsed into.
 #[derive(Clone, Copy)]
 enum EnvKind {
     Text,
@@ -896,7 +896,7 @@ impl ServerConfig {
         })
     }
 
-    /// The effective settings as TOML text, with every secret redacted.
+    /// Renders the effective settings as TOML text, with every secret redacted.
     pub fn describe(&self) -> String {
         let mut out = String::new();
         let line = |out: &mut String, key: &str, value: String| {

@@ -32,14 +32,14 @@ pub const DEV_BUCKET: &str = "ossgate-dev";
 /// The region the dev emulator and the dev signatures use.
 pub const DEV_REGION: &str = "cn-hangzhou";
 
-/// What `ossgate dev` is started with.
+/// The options `ossgate dev` is started with.
 #[derive(Clone, Debug)]
 pub struct DevOptions {
     /// The app server's address; port 0 picks a free port.
     pub listen: SocketAddr,
     /// The emulator's address; port 0 picks a free port.
     pub emulator_listen: SocketAddr,
-    /// Where the emulator's objects, the SQLite file and the dev secrets live.
+    /// The directory for the emulator's objects, the SQLite file and the dev secrets.
     pub data_dir: PathBuf,
     /// Further settings (limits, auth, signature version) from a file, the
     /// environment and flags. The bucket, credentials, callback URL and

@@ -21,7 +21,7 @@ pub fn asset(path: &str) -> Option<Asset> {
     })
 }
 
-/// The content type for a file name, with `charset=utf-8` for text.
+/// Returns the content type for a file name, with `charset=utf-8` for text.
 fn content_type(name: &str) -> &'static str {
     let extension = name.rsplit_once('.').map_or("", |(_, extension)| extension);
     match extension.to_ascii_lowercase().as_str() {

@@ -108,7 +108,7 @@ fn client() -> reqwest::Client {
 }
 
 #[tokio::test]
-async fn dev_uploads_end_to_end_and_stops_on_sigterm() {
+async fn dev_upload_and_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     place_callback_key(&data_dir);
