@@ -274,8 +274,8 @@ impl Policy {
     ///
     /// A [`PolicyError`] whose message is OSS's for the same fault.
     pub fn from_json(json: &[u8]) -> Result<Self, PolicyError> {
-        // Checked first, because serde_json would report the first invalid
-        // byte as an unknown character (U+FFFD once made printable).
+        // Checked first, so that such bytes get their own message instead of
+        // serde_json's "expected value" or "invalid unicode code point".
         if let Err(error) = std::str::from_utf8(json) {
             return Err(PolicyError::InvalidJson(format!(
                 "the policy is not UTF-8 text: the byte at offset {} is invalid",
