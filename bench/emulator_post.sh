@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Emulator PostObject throughput: posts one file (1 GiB by default) with curl
-# to `ossgate emulator` on 127.0.0.1 as a signed V4 form, and the same file
-# with the same curl command to a null sink (a small axum server that reads
-# and discards the body), alternating, in one run. Prints the throughput of
+# Emulator PostObject throughput. Posts one file (1 GiB by default) with curl
+# to `ossgate emulator` on 127.0.0.1 as a signed V4 form. The same curl
+# command posts the same file to a null sink (a small axum server that reads
+# and discards the body), alternating with the emulator, in one run. Prints the throughput of
 # each (file size / curl's time_total, median of RUNS), their ratio, the
 # CPU time each server spent per upload (user + system, from
 # /proc/<pid>/stat), and the emulator's peak resident set size (VmHWM in

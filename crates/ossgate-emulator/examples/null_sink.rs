@@ -1,5 +1,5 @@
 //! A null sink for the PostObject benchmark: an HTTP server on 127.0.0.1 that
-//! reads each request body to the end, discards it and answers 204. It prints
+//! reads each request body to the end, discards it and returns 204. It prints
 //! `Null sink listening on http://127.0.0.1:<port>` once bound.
 //!
 //! Run: `cargo run --release -p ossgate-emulator --example null_sink`.
