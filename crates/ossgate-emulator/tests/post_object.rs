@@ -773,7 +773,7 @@ async fn extra_fields_without_conditions_are_allowed() {
 #[tokio::test]
 async fn filename_is_expanded_after_policy_check() {
     let emulator = TestEmulator::start().await;
-    // The condition sees the key as sent, with the literal placeholder.
+    // The condition is checked against the key as sent, with the literal placeholder.
     let fields = signed_fields(
         "u/${filename}",
         policy(vec![exact("key", "u/${filename}")]),
@@ -1275,7 +1275,7 @@ async fn key_escape_attempts_are_rejected() {
 }
 
 #[tokio::test]
-async fn concurrent_uploads_to_one_key_leave_one_whole_object() {
+async fn concurrent_uploads_keep_one_object() {
     use md5::{Digest, Md5};
     let emulator = TestEmulator::start().await;
     let bodies: Vec<Vec<u8>> = (0..8u8)

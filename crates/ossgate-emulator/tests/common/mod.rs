@@ -47,10 +47,10 @@ impl Drop for TestEmulator {
     }
 }
 
-/// The configuration every test starts from: a private bucket `photos` with
-/// a CORS rule for the upload page, a public-read bucket `public`, a
-/// public-read-write bucket `open`, one long-term and one STS credential, a
-/// 512-bit callback key and a 2-second callback budget.
+/// Builds the configuration every test starts from. It has a private bucket
+/// `photos` with CORS rules for the upload page, a public-read bucket
+/// `public` and a public-read-write bucket `open`. It has one long-term and
+/// one STS credential, a 512-bit callback key and a 2-second callback budget.
 pub fn test_config(data_dir: &std::path::Path) -> EmulatorConfig {
     let mut photos = BucketConfig::new("photos");
     photos.cors = vec![
@@ -282,14 +282,14 @@ pub fn multipart_form(fields: &FormFields, file: FilePart) -> reqwest::multipart
     form.part("file", part)
 }
 
-/// A policy expiring in an hour with the given conditions.
+/// Builds a policy expiring in an hour with the given conditions.
 pub fn policy(conditions: Vec<Condition>) -> Policy {
     let mut policy = Policy::new(Utc::now() + chrono::Duration::hours(1));
     policy.conditions = conditions;
     policy
 }
 
-/// `["starts-with", "$field", prefix]`; `field` may be written with or without `$`.
+/// Builds `["starts-with", "$field", prefix]`. The field may be written with or without `$`.
 pub fn starts_with(field: &str, prefix: &str) -> Condition {
     Condition::StartsWith {
         field: field.trim_start_matches('$').to_owned(),
@@ -414,7 +414,7 @@ pub struct ReceivedCallback {
     pub body: Bytes,
 }
 
-/// What a callback receiver answers.
+/// The response a callback receiver sends.
 #[derive(Clone)]
 pub enum Reply {
     Json(&'static str),
@@ -424,7 +424,8 @@ pub enum Reply {
     Chunked(&'static str),
 }
 
-/// A small HTTP server on 127.0.0.1:0 that records callbacks and answers as told.
+/// A small HTTP server on 127.0.0.1:0 that records callbacks and sends the
+/// configured response.
 pub struct CallbackReceiver {
     pub url: String,
     pub received: Arc<Mutex<Vec<ReceivedCallback>>>,
@@ -515,7 +516,7 @@ impl CallbackReceiver {
     }
 }
 
-/// A URL on 127.0.0.1 where nothing listens.
+/// Returns a URL on 127.0.0.1 where nothing listens.
 pub async fn closed_url() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -523,7 +524,7 @@ pub async fn closed_url() -> String {
     format!("http://{address}/callback")
 }
 
-/// A 3x2 PNG: signature and IHDR, enough for an image header.
+/// Returns a 3x2 PNG: signature and IHDR, enough for an image header.
 pub fn tiny_png() -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
     png.extend_from_slice(&3u32.to_be_bytes());
