@@ -82,6 +82,7 @@ impl CallbackRejection {
                 VerifyError::KeyUnavailable { .. } => "key_unavailable",
                 VerifyError::BadKey(_) => "bad_key",
                 VerifyError::InvalidPathEscape(_) => "invalid_path_escape",
+                VerifyError::PathContainsLineBreak(_) => "path_line_break",
                 VerifyError::SignatureMismatch => "signature_mismatch",
             },
             Self::MalformedBody(_) => "malformed_body",
@@ -101,7 +102,9 @@ impl CallbackRejection {
             Self::Verify(error) => match error {
                 VerifyError::MissingHeader(_) => (StatusCode::BAD_REQUEST, "MissingHeader"),
                 VerifyError::BadBase64 { .. } => (StatusCode::BAD_REQUEST, "InvalidHeader"),
-                VerifyError::InvalidPathEscape(_) => (StatusCode::BAD_REQUEST, "InvalidPath"),
+                VerifyError::InvalidPathEscape(_) | VerifyError::PathContainsLineBreak(_) => {
+                    (StatusCode::BAD_REQUEST, "InvalidPath")
+                }
                 VerifyError::UntrustedKeyUrl { .. } => (StatusCode::FORBIDDEN, "UntrustedKeyUrl"),
                 VerifyError::KeyUnavailable { .. } | VerifyError::BadKey(_) => {
                     (StatusCode::FORBIDDEN, "KeyUnavailable")
