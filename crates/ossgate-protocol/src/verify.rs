@@ -55,6 +55,11 @@ pub enum VerifyError {
     BadKey(String),
     #[error("invalid percent-escape in the callback path {0:?}")]
     InvalidPathEscape(String),
+    /// The decoded path contains a line break. OSS's string to sign does not
+    /// delimit the path from the body, so such a path could shift signed bytes
+    /// between the two.
+    #[error("the callback path {0:?} decodes to a line break, which no callback URL contains")]
+    PathContainsLineBreak(String),
     #[error("the callback signature does not match")]
     SignatureMismatch,
 }
@@ -104,7 +109,18 @@ impl CallbackPublicKey {
     /// [`VerifyError::BadKey`] when the text is not PEM, carries another label,
     /// is not an RSA key, or the modulus is outside 512 to 4096 bits.
     pub fn from_pem(pem: &str) -> Result<Self, VerifyError> {
-        let (label, der) = der::pem::decode_vec(pem.trim().as_bytes())
+        let text = pem.trim();
+        if text.is_empty() {
+            return Err(VerifyError::BadKey("the key text is empty".to_owned()));
+        }
+        if !text.starts_with("-----BEGIN ") {
+            return Err(VerifyError::BadKey(
+                "the key text is not PEM: it must start with a \"-----BEGIN PUBLIC KEY-----\" \
+                 or \"-----BEGIN RSA PUBLIC KEY-----\" line"
+                    .to_owned(),
+            ));
+        }
+        let (label, der) = der::pem::decode_vec(text.as_bytes())
             .map_err(|error| VerifyError::BadKey(format!("the text is not valid PEM ({error})")))?;
 
         let pkcs1_der = match label {
@@ -247,6 +263,9 @@ pub fn string_to_sign(request_target: &str, body: &[u8]) -> Result<Vec<u8>, Veri
 
     let mut message =
         percent_decode_path(path).ok_or_else(|| VerifyError::InvalidPathEscape(path.to_owned()))?;
+    if message.contains(&b'\n') {
+        return Err(VerifyError::PathContainsLineBreak(path.to_owned()));
+    }
     message.reserve(query.len() + 2 + body.len());
 
     if !query.is_empty() {
@@ -403,6 +422,23 @@ impl TrustedKeyUrl {
         }
     }
 
+    /// The URL to download the key from, or `None` for the built-in key.
+    ///
+    /// Keys on OSS's host are always downloaded over https, even when the
+    /// header names `http://`: the key is what every signature is checked
+    /// against, and a plain-http download could be answered by anyone on the
+    /// network path.
+    pub fn fetch_url(&self) -> Option<String> {
+        match self {
+            Self::Oss(_) => None,
+            Self::OssHost(url) => Some(match url.strip_prefix("http://") {
+                Some(rest) => format!("https://{rest}"),
+                None => url.clone(),
+            }),
+            Self::Extra(url) => Some(url.clone()),
+        }
+    }
+
     /// The built-in key when this is one of OSS's key URLs.
     pub fn builtin_key(&self) -> Option<&'static CallbackPublicKey> {
         match self {
@@ -413,6 +449,38 @@ impl TrustedKeyUrl {
 }
 
 impl KeyUrlPolicy {
+    /// Checks that a trusted prefix names a scheme and a whole host, such as
+    /// `http://127.0.0.1:9000/`, so that it cannot trust every host by accident.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the prefix and the fix.
+    pub fn validate_prefix(prefix: &str) -> Result<(), String> {
+        let Some(rest) = prefix
+            .strip_prefix("http://")
+            .or_else(|| prefix.strip_prefix("https://"))
+        else {
+            return Err(format!(
+                "trusted key URL prefix {prefix:?} must start with http:// or https://"
+            ));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(index) => rest.split_at(index),
+            None => (rest, ""),
+        };
+        if authority.is_empty() || authority.contains(['@', '?', '#', '\\']) {
+            return Err(format!(
+                "trusted key URL prefix {prefix:?} must name a host, e.g. http://127.0.0.1:9000/"
+            ));
+        }
+        if path.is_empty() {
+            return Err(format!(
+                "trusted key URL prefix {prefix:?} must end the host with a slash, e.g. {prefix}/"
+            ));
+        }
+        Ok(())
+    }
+
     pub fn with_extra_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.extra_prefixes.push(prefix.into());
         self
@@ -476,6 +544,9 @@ impl KeyUrlPolicy {
             .split(['/', '?', '#'])
             .next()
             .unwrap_or_default();
+        if raw_authority.is_empty() {
+            return Err(untrusted(url, UntrustedReason::NotAUrl));
+        }
         if raw_authority.contains('@') {
             return Err(untrusted(url, UntrustedReason::UserInfo));
         }

@@ -190,3 +190,94 @@ fn region_parse_rejects_malformed_ids() {
         assert!(v4::parse_region(region).is_err(), "{region:?}");
     }
 }
+
+mod callback_review {
+    use ossgate_protocol::verify::{string_to_sign, TrustedKeyUrl, UntrustedReason};
+    use ossgate_protocol::{CallbackPublicKey, KeyUrlPolicy, VerifyError};
+
+    #[test]
+    fn path_decoding_to_line_break_is_rejected() {
+        let error = string_to_sign("/oss/callback%0A%7B%22a%22:1", b"x").unwrap_err();
+        assert_eq!(
+            error,
+            VerifyError::PathContainsLineBreak("/oss/callback%0A%7B%22a%22:1".to_owned())
+        );
+    }
+
+    #[test]
+    fn line_break_in_query_is_still_signed_raw() {
+        let message = string_to_sign("/cb?a=%0A", b"body").unwrap();
+        assert_eq!(message, b"/cb?a=%0A\nbody");
+    }
+
+    #[test]
+    fn empty_key_text_is_named() {
+        let error = CallbackPublicKey::from_pem("").unwrap_err();
+        assert_eq!(
+            error,
+            VerifyError::BadKey("the key text is empty".to_owned())
+        );
+    }
+
+    #[test]
+    fn non_pem_key_text_is_named() {
+        let VerifyError::BadKey(message) = CallbackPublicKey::from_pem("hello").unwrap_err() else {
+            panic!("expected BadKey");
+        };
+        assert!(message.contains("not PEM"), "{message}");
+    }
+
+    #[test]
+    fn empty_host_key_url_is_not_a_url() {
+        let error = KeyUrlPolicy::default()
+            .check_url("http:///gosspublic.alicdn.com/x.pem")
+            .unwrap_err();
+        let VerifyError::UntrustedKeyUrl { reason, .. } = error else {
+            panic!("expected UntrustedKeyUrl, got {error:?}");
+        };
+        assert_eq!(reason, UntrustedReason::NotAUrl);
+    }
+
+    #[test]
+    fn oss_host_keys_download_over_https() {
+        let trusted = KeyUrlPolicy::default()
+            .check_url("http://gosspublic.alicdn.com/callback_pub_key_v2.pem")
+            .unwrap();
+        assert!(matches!(trusted, TrustedKeyUrl::OssHost(_)));
+        assert_eq!(
+            trusted.fetch_url().as_deref(),
+            Some("https://gosspublic.alicdn.com/callback_pub_key_v2.pem")
+        );
+    }
+
+    #[test]
+    fn builtin_key_urls_are_not_downloaded() {
+        let trusted = KeyUrlPolicy::default()
+            .check_url("http://gosspublic.alicdn.com/callback_pub_key_v1.pem")
+            .unwrap();
+        assert_eq!(trusted.fetch_url(), None);
+    }
+
+    #[test]
+    fn extra_prefix_keeps_its_scheme_for_download() {
+        let trusted = KeyUrlPolicy::default()
+            .with_extra_prefix("http://127.0.0.1:9000/")
+            .check_url("http://127.0.0.1:9000/callback_pub_key_v1.pem")
+            .unwrap();
+        assert_eq!(
+            trusted.fetch_url().as_deref(),
+            Some("http://127.0.0.1:9000/callback_pub_key_v1.pem")
+        );
+    }
+
+    #[test]
+    fn trusted_prefix_needs_scheme_and_host() {
+        assert!(KeyUrlPolicy::validate_prefix("http://127.0.0.1:9000/").is_ok());
+        assert!(KeyUrlPolicy::validate_prefix("https://keys.example.com/oss/").is_ok());
+        assert!(KeyUrlPolicy::validate_prefix("http://").is_err());
+        assert!(KeyUrlPolicy::validate_prefix("http://127.0.0.1:9000").is_err());
+        assert!(KeyUrlPolicy::validate_prefix("127.0.0.1:9000/").is_err());
+        assert!(KeyUrlPolicy::validate_prefix("http://user@127.0.0.1/").is_err());
+        assert!(KeyUrlPolicy::validate_prefix("ftp://127.0.0.1/").is_err());
+    }
+}

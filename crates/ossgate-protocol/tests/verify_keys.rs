@@ -98,9 +98,13 @@ fn private_pem_is_not_a_public_key() {
 
 #[test]
 fn non_pem_text_is_bad_key() {
-    assert_bad_key(CallbackPublicKey::from_pem(""), "not valid PEM");
+    assert_bad_key(CallbackPublicKey::from_pem(""), "empty");
     assert_bad_key(
         CallbackPublicKey::from_pem("<html>404 Not Found</html>"),
+        "not PEM",
+    );
+    assert_bad_key(
+        CallbackPublicKey::from_pem("-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----\n"),
         "not valid PEM",
     );
 }

@@ -107,9 +107,14 @@ fn invalid_escape_in_query_is_allowed() {
     assert_eq!(message, b"/a?q=%zz\n");
 }
 
+/// Any byte but a line break, which a decoded path may not contain.
+fn path_byte() -> impl Strategy<Value = u8> {
+    any::<u8>().prop_filter("a line break is rejected", |byte| *byte != b'\n')
+}
+
 proptest! {
     #[test]
-    fn encoded_bytes_decode_back(bytes in proptest::collection::vec(any::<u8>(), 0..64), lowercase in any::<bool>()) {
+    fn encoded_bytes_decode_back(bytes in proptest::collection::vec(path_byte(), 0..64), lowercase in any::<bool>()) {
         let target = format!("/{}", encode_all(&bytes, lowercase));
         let message = string_to_sign(&target, b"").unwrap();
 
@@ -120,7 +125,7 @@ proptest! {
     }
 
     #[test]
-    fn mixed_raw_and_encoded_path_decodes(parts in proptest::collection::vec((any::<u8>(), any::<bool>()), 0..64)) {
+    fn mixed_raw_and_encoded_path_decodes(parts in proptest::collection::vec((path_byte(), any::<bool>()), 0..64)) {
         // Bytes that may appear raw in a path are left raw half of the time;
         // `%`, `?`, `#`, controls and non-ASCII bytes are always encoded.
         let mut target = String::from("/");

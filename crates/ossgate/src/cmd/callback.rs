@@ -8,7 +8,7 @@
 //! built-in key, and any other trusted URL is fetched only with `--fetch`.
 //! Exit codes: 0 valid, 1 invalid, 2 a usage or input error.
 
-use std::io::Read as _;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -27,6 +27,9 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// The largest key document a fetch accepts: a 4096-bit key in PEM is under
 /// 1 KiB.
 const FETCH_MAX_BYTES: usize = 16 * 1024;
+
+/// The largest key file read with `--public-key`, the same cap as a download.
+const MAX_KEY_BYTES: usize = FETCH_MAX_BYTES;
 
 #[derive(Debug, Subcommand)]
 pub enum CallbackCommand {
@@ -85,6 +88,12 @@ enum KeySource {
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    for prefix in &args.trust_prefix {
+        if let Err(message) = KeyUrlPolicy::validate_prefix(prefix) {
+            bail!("invalid --trust-prefix: {message}");
+        }
+    }
+
     // Read every local input first, so a missing file fails before any output.
     let body = read_body(&args.body_file)?;
     let key_source = match (&args.public_key, &args.pub_key_url_header) {
@@ -157,21 +166,38 @@ fn explain_mismatch(signature: &[u8], key: &CallbackPublicKey, body: &[u8]) {
     }
 }
 
+/// The largest callback body read. OSS sends bodies rendered from a template
+/// of at most 5 KB, so anything near this size is not a callback.
+const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
 fn read_body(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path == Path::new("-") {
-        let mut body = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut body)
-            .context("failed to read the callback body from standard input")?;
-        return Ok(body);
+        return read_limited(std::io::stdin(), MAX_BODY_BYTES, "the callback body")
+            .context("failed to read the callback body from standard input");
     }
-    std::fs::read(path)
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("failed to read the callback body from {}", path.display()))?;
+    read_limited(file, MAX_BODY_BYTES, "the callback body")
         .with_context(|| format!("failed to read the callback body from {}", path.display()))
 }
 
+/// Reads at most `limit` bytes, failing when the input is longer.
+fn read_limited(reader: impl Read, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        bail!("{what} is larger than {limit} bytes");
+    }
+    Ok(bytes)
+}
+
 fn read_public_key(path: &Path) -> anyhow::Result<CallbackPublicKey> {
-    let pem = std::fs::read_to_string(path)
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("failed to open the public key file {}", path.display()))?;
+    let bytes = read_limited(file, MAX_KEY_BYTES as u64, "the public key file")
         .with_context(|| format!("failed to read the public key from {}", path.display()))?;
+    let pem = String::from_utf8(bytes)
+        .with_context(|| format!("the public key file {} is not UTF-8 text", path.display()))?;
     CallbackPublicKey::from_pem(&pem)
         .with_context(|| format!("the public key in {} is not usable", path.display()))
 }
@@ -189,16 +215,19 @@ fn resolve_key(trusted: &TrustedKeyUrl, fetch: bool) -> anyhow::Result<CallbackP
     }
 
     let url = trusted.url();
+    let Some(download_url) = trusted.fetch_url() else {
+        bail!("the key URL {url:?} has no built-in key and no download URL");
+    };
     if !fetch {
         bail!(
             "the key URL {url:?} is trusted but is not one of OSS's own key URLs, so its key is \
              not built in: add --fetch to download it, or pass the key with --public-key"
         );
     }
-    let pem = fetch_key(url)?;
+    let pem = fetch_key(&download_url)?;
     let key = CallbackPublicKey::from_pem(&pem)
-        .with_context(|| format!("the key downloaded from {url:?} is not usable"))?;
-    eprintln!("key: {}-bit RSA downloaded from {url}", key.bits());
+        .with_context(|| format!("the key downloaded from {download_url:?} is not usable"))?;
+    eprintln!("key: {}-bit RSA downloaded from {download_url}", key.bits());
     Ok(key)
 }
 
