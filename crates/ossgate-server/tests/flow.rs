@@ -454,3 +454,38 @@ async fn restart_keeps_credentials_and_records() {
     assert_eq!(list["uploads"].as_array().unwrap().len(), 2);
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn v1_token_uploads_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources = ConfigSources::default();
+    sources.set("oss.signature_version", "v1");
+    let server = start(dir.path(), sources).await;
+    let (token, reply) = upload_with_token(&server, "v1.png").await;
+    assert_eq!(token["signatureVersion"], "v1");
+    assert!(token["fields"]["Signature"].is_string(), "{token}");
+    assert_eq!(reply["Status"], "OK");
+
+    // The V1 presigned URL reads the object back.
+    let object = client()
+        .get(reply["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object.status(), StatusCode::OK);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn filename_strategy_stores_the_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources = ConfigSources::default();
+    sources.set("upload.key_strategy", "filename");
+    let server = start(dir.path(), sources).await;
+    let (token, reply) = upload_with_token(&server, "holiday.png").await;
+    assert_eq!(
+        reply["object"],
+        format!("{}holiday.png", token["dir"].as_str().unwrap())
+    );
+    server.stop().await.unwrap();
+}
