@@ -70,8 +70,9 @@ async fn forward(State(app_url): State<String>, request: Request) -> Response {
 }
 
 /// Uploads a file through the whole setup with `public_path_prefix` set to
-/// `prefix`, and returns the emulator's status and body.
-async fn upload_through_proxy(prefix: &str) -> (StatusCode, String) {
+/// `prefix`, signing with STS credentials when `security_token` is given, and
+/// returns the emulator's status and body.
+async fn upload_through_proxy(prefix: &str, security_token: Option<&str>) -> (StatusCode, String) {
     let dir = tempfile::tempdir().unwrap();
     let (stop, stop_receiver) = watch::channel(false);
 
@@ -82,7 +83,12 @@ async fn upload_through_proxy(prefix: &str) -> (StatusCode, String) {
     let emulator = Emulator::new(EmulatorConfig {
         data_dir: dir.path().join("emulator"),
         buckets: vec![BucketConfig::new(BUCKET)],
-        credentials: vec![CredentialConfig::new(ACCESS_KEY_ID, ACCESS_KEY_SECRET)],
+        credentials: vec![match security_token {
+            Some(token) => {
+                CredentialConfig::new(ACCESS_KEY_ID, ACCESS_KEY_SECRET).with_security_token(token)
+            }
+            None => CredentialConfig::new(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
+        }],
         callback_key_path: Some(key_path),
         ..EmulatorConfig::default()
     })
@@ -109,6 +115,9 @@ async fn upload_through_proxy(prefix: &str) -> (StatusCode, String) {
     sources.set("oss.bucket_url", format!("{emulator_url}/{BUCKET}"));
     sources.set("oss.access_key_id", ACCESS_KEY_ID);
     sources.set("oss.access_key_secret", ACCESS_KEY_SECRET);
+    if let Some(token) = security_token {
+        sources.set("oss.security_token", token);
+    }
     sources.set(
         "callback.url",
         format!("{proxy_url}/ossgate/api/oss/callback"),
@@ -161,7 +170,7 @@ async fn upload_through_proxy(prefix: &str) -> (StatusCode, String) {
 
 #[tokio::test]
 async fn prefix_behind_a_proxy_verifies() {
-    let (status, body) = upload_through_proxy("/ossgate").await;
+    let (status, body) = upload_through_proxy("/ossgate", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let reply: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(reply["Status"], "OK");
@@ -170,7 +179,20 @@ async fn prefix_behind_a_proxy_verifies() {
 
 #[tokio::test]
 async fn missing_prefix_behind_a_proxy_fails_the_callback() {
-    let (status, body) = upload_through_proxy("").await;
+    let (status, body) = upload_through_proxy("", None).await;
     assert_eq!(status.as_u16(), 203, "{body}");
     assert!(body.contains("CallbackFailed"), "{body}");
+}
+
+#[tokio::test]
+async fn sts_credentials_upload_and_call_back() {
+    let (status, body) = upload_through_proxy("/ossgate", Some("sts-security-token-value")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["Status"], "OK");
+    let url = reply["url"].as_str().unwrap();
+    assert!(
+        url.contains("x-oss-security-token=sts-security-token-value"),
+        "{url}"
+    );
 }
