@@ -57,6 +57,7 @@ impl Authenticator {
                 let mut validation = Validation::new(algorithm);
                 validation.set_required_spec_claims(&["exp", "sub"]);
                 validation.leeway = 30;
+                validation.validate_nbf = true;
                 if let Some(issuer) = &jwt.issuer {
                     validation.set_issuer(&[issuer]);
                 }
@@ -269,11 +270,52 @@ mod tests {
                 serde_json::json!({
                 "sub": "../x", "exp": now + 60, "iss": "https://issuer.example.com"}),
             ),
+            token(
+                secret,
+                serde_json::json!({
+                "sub": "carol", "exp": now + 600, "nbf": now + 300,
+                "iss": "https://issuer.example.com"}),
+            ),
         ];
         for case in cases {
             let result = auth.authenticate(&headers(&format!("Bearer {case}")));
             assert!(matches!(result, Err(ApiError::InvalidToken(_))), "{case}");
         }
+    }
+
+    #[test]
+    fn jwt_rs256_checks_the_public_key() {
+        let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../ossgate-protocol/tests/vectors/keys");
+        let public_path = keys.join("callback_public_spki.pem");
+        let auth = Authenticator::new(&AuthConfig::Jwt(JwtConfig {
+            key: JwtKey::Rs256 {
+                pem: std::fs::read_to_string(&public_path).unwrap(),
+                path: public_path,
+            },
+            issuer: None,
+            audience: Some("ossgate".into()),
+        }))
+        .unwrap();
+        let private = std::fs::read(keys.join("callback_private_pkcs1.pem")).unwrap();
+        let claims = serde_json::json!({
+            "sub": "dave", "aud": "ossgate", "exp": chrono::Utc::now().timestamp() + 60
+        });
+        let signed = encode(
+            &Header::new(Algorithm::RS256),
+            &claims,
+            &EncodingKey::from_rsa_pem(&private).unwrap(),
+        )
+        .unwrap();
+        let user = auth
+            .authenticate(&headers(&format!("Bearer {signed}")))
+            .unwrap();
+        assert_eq!(user, "dave");
+
+        // An HS256 token must not pass as RS256, whatever its secret.
+        let hs256 = token("any-secret-of-at-least-32-characters", claims);
+        let result = auth.authenticate(&headers(&format!("Bearer {hs256}")));
+        assert!(matches!(result, Err(ApiError::InvalidToken(_))));
     }
 
     #[test]
