@@ -257,6 +257,14 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    tracing::info!(
+        bucket = %config.bucket,
+        bucket_url = %config.bucket_url,
+        signature_version = ossgate_server::config::version_name(config.signature_version),
+        auth_mode = config.auth.mode_name(),
+        callback_url = %config.callback_url,
+        "settings loaded"
+    );
     warn_about(&config);
 
     runtime()?.block_on(async {
