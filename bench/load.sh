@@ -67,8 +67,8 @@ pids+=("$bare_pid")
 wait_for_lines "$work/bare.out" 1
 bare_url=$(sed -n 's/^listening on //p' "$work/bare.out")
 
-# The app server with its embedded emulator, logging warnings only.
-RUST_LOG=warn target/release/ossgate dev --listen 127.0.0.1:0 --data-dir "$work/dev" \
+# The app server with its embedded emulator, at its default log level (info).
+target/release/ossgate dev --listen 127.0.0.1:0 --data-dir "$work/dev" \
     >"$work/dev.out" 2>"$work/dev.err" &
 dev_pid=$!
 pids+=("$dev_pid")
