@@ -28,6 +28,10 @@ use serde::Deserialize;
 use toml::{Table, Value};
 use zeroize::Zeroizing;
 
+/// The longest token lifetime for V4 forms. OSS accepts a V4 form's
+/// `x-oss-date` for 15 minutes, and a token's `x-oss-date` is its issue time.
+pub const MAX_V4_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
 /// The default route of the OSS callback, used unless `callback.path` is set.
 pub const DEFAULT_CALLBACK_PATH: &str = "/api/oss/callback";
 
@@ -647,7 +651,13 @@ impl ServerConfig {
         };
         let region = match region {
             Some(region) if !region.trim().is_empty() => {
-                ossgate_protocol::v4::normalize_region(region.trim()).to_owned()
+                match ossgate_protocol::v4::parse_region(region.trim()) {
+                    Ok(region) => region.to_owned(),
+                    Err(error) => {
+                        problems.add("oss.region", error.to_string());
+                        String::new()
+                    }
+                }
             }
             _ => {
                 problems.add(
@@ -716,6 +726,18 @@ impl ServerConfig {
             7 * 24 * 3600,
             &mut problems,
         );
+        if signature_version == SignatureVersion::V4 && token_lifetime > MAX_V4_TOKEN_LIFETIME {
+            problems.add(
+                "upload.token_lifetime",
+                format!(
+                    "{} s is too long for V4 forms: OSS rejects a form whose x-oss-date is more \
+                     than {} s old, so use at most {} or set oss.signature_version = 1",
+                    token_lifetime.as_secs(),
+                    MAX_V4_TOKEN_LIFETIME.as_secs(),
+                    MAX_V4_TOKEN_LIFETIME.as_secs()
+                ),
+            );
+        }
         let presign_lifetime = seconds_in_range(
             "upload.presign_lifetime",
             raw.upload.presign_lifetime.unwrap_or(3600),
@@ -1607,6 +1629,32 @@ mod tests {
                 "callback.trusted_key_url_prefixes"
             ]
         );
+    }
+
+    #[test]
+    fn long_v4_token_lifetime_is_rejected() {
+        let mut vars = complete_env();
+        vars.push(("OSSGATE_TOKEN_LIFETIME".into(), "1800".into()));
+        let errors = load(vars).unwrap_err();
+        assert_eq!(settings(&errors), ["upload.token_lifetime"]);
+    }
+
+    #[test]
+    fn long_v1_token_lifetime_is_accepted() {
+        let mut vars = complete_env();
+        vars.push(("OSSGATE_TOKEN_LIFETIME".into(), "1800".into()));
+        vars.push(("OSSGATE_SIGNATURE_VERSION".into(), "1".into()));
+        let config = load(vars).unwrap();
+        assert_eq!(config.token_lifetime, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn malformed_region_is_rejected() {
+        let mut vars = complete_env();
+        vars.retain(|(name, _)| name != "OSSGATE_REGION");
+        vars.push(("OSSGATE_REGION".into(), "cn-hangzhou/x".into()));
+        let errors = load(vars).unwrap_err();
+        assert_eq!(settings(&errors), ["oss.region"]);
     }
 
     #[test]

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ossgate_protocol::verify::TrustedKeyUrl;
 use ossgate_protocol::{CallbackPublicKey, KeyUrlPolicy, VerifyError};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -88,9 +87,14 @@ impl KeyResolver {
         if let Some(key) = self.pinned.get(url) {
             return Ok(Arc::clone(key));
         }
-        match &trusted {
-            TrustedKeyUrl::OssHost(url) | TrustedKeyUrl::Extra(url) => self.cached_fetch(url).await,
-            TrustedKeyUrl::Oss(_) => unreachable!("OSS's own URLs have a built-in key"),
+        // Keys on OSS's host are downloaded over https whatever scheme the
+        // header names; the cache is keyed by the download URL.
+        match trusted.fetch_url() {
+            Some(download_url) => self.cached_fetch(&download_url).await,
+            None => Err(VerifyError::KeyUnavailable {
+                url: url.to_owned(),
+                reason: "the URL has neither a built-in key nor a download URL".to_owned(),
+            }),
         }
     }
 
