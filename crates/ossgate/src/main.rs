@@ -10,6 +10,12 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
+/// The global allocator is mimalloc, because a token request makes a few dozen
+/// short-lived allocations and glibc's malloc and free took about a tenth of
+/// the server's CPU under the token load of `bench/load.sh`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ossgate",
