@@ -902,22 +902,46 @@ fn write_json_string_array(out: &mut String, values: &[String]) {
 /// and tab, `\u00xx` (lowercase hex) for the other control characters, and
 /// every other character raw, `/` and U+2028 included.
 pub(crate) fn write_json_string(out: &mut String, value: &str) {
+    out.reserve(value.len() + 2);
     out.push('"');
-    for character in value.chars() {
-        match character {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0C}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            control if (control as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", control as u32);
-            }
-            other => out.push(other),
-        }
+
+    // Most values (base64, keys, dates) need no escape at all. This check
+    // has no early exit, so the compiler vectorises it.
+    let bytes = value.as_bytes();
+    let clean = bytes.iter().fold(true, |clean, &byte| {
+        clean & (byte >= 0x20) & (byte != b'"') & (byte != b'\\')
+    });
+    if clean {
+        out.push_str(value);
+        out.push('"');
+        return;
     }
+
+    // Copy each run of characters that need no escape in one piece. Every
+    // escaped character is ASCII, so `start` and `index` always fall on
+    // character boundaries.
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0C => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            control if control < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&value[start..index]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = index + 1;
+    }
+    out.push_str(&value[start..]);
     out.push('"');
 }
 
@@ -945,5 +969,16 @@ mod tests {
         let mut out = String::new();
         write_json_string(&mut out, "a\"b\\c/\u{1}\n\u{2028}上");
         assert_eq!(out, "\"a\\\"b\\\\c/\\u0001\\n\u{2028}上\"");
+    }
+
+    #[test]
+    fn json_string_matches_serde_json_for_every_ascii() {
+        // serde_json escapes the same characters the same way.
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        for value in [every_ascii.as_str(), "plain", "", "上\u{1f}x\"", "\\"] {
+            let mut out = String::new();
+            write_json_string(&mut out, value);
+            assert_eq!(out, serde_json::to_string(value).unwrap(), "{value:?}");
+        }
     }
 }
