@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike as _, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, Timelike as _, Utc};
 use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
@@ -66,8 +66,27 @@ pub fn parse_region(region: &str) -> Result<&str, RegionError> {
 }
 
 /// Formats an instant as `x-oss-date`: `YYYYMMDDTHHMMSSZ`.
+///
+/// Years 0 to 9999 are written field by field, because chrono's strftime
+/// parser showed up in the token endpoint's profile. Other years, and a leap
+/// second, go through chrono's strftime so that the output stays the same.
 pub fn format_x_oss_date(instant: DateTime<Utc>) -> String {
-    instant.format("%Y%m%dT%H%M%SZ").to_string()
+    let leap_second = instant.nanosecond() >= 1_000_000_000;
+    if leap_second || !(0..=9999).contains(&instant.year()) {
+        return instant.format("%Y%m%dT%H%M%SZ").to_string();
+    }
+    let mut text = String::with_capacity(16);
+    let _ = write!(
+        text,
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        instant.year(),
+        instant.month(),
+        instant.day(),
+        instant.hour(),
+        instant.minute(),
+        instant.second()
+    );
+    text
 }
 
 /// Parses `x-oss-date` (`YYYYMMDDTHHMMSSZ`). A leap second (`60`) is
@@ -448,6 +467,30 @@ mod tests {
     #[test]
     fn query_encoding_escapes_slash() {
         assert_eq!(encode_query_component("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn x_oss_date_matches_strftime() {
+        let instants = [
+            "0000-01-01T00:00:00Z",
+            "0999-12-31T23:59:59.999Z",
+            "2026-03-05T07:08:09.5Z",
+            "9999-12-31T23:59:59Z",
+            "+10000-01-01T00:00:00Z",
+            "-0001-06-15T12:00:00Z",
+        ];
+        for text in instants {
+            let instant: DateTime<Utc> = text.parse().unwrap();
+            let expected = instant.format("%Y%m%dT%H%M%SZ").to_string();
+            assert_eq!(format_x_oss_date(instant), expected, "{text}");
+        }
+
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_milli_opt(23, 59, 59, 1_500)
+            .unwrap()
+            .and_utc();
+        assert_eq!(format_x_oss_date(leap), "20161231T235960Z");
     }
 
     #[test]
