@@ -900,8 +900,10 @@ fn write_json_string_array(out: &mut String, values: &[String]) {
 /// Writes a JSON string literal with the escapes `JSON.stringify` uses: the
 /// short forms for `"`, `\`, backspace, form feed, newline, carriage return
 /// and tab, `\u00xx` (lowercase hex) for the other control characters, and
-/// every other character raw, `/` and U+2028 included.
-pub(crate) fn write_json_string(out: &mut String, value: &str) {
+/// every other character raw, `/` and U+2028 included. serde_json escapes
+/// the same characters the same way, so the server also uses this to write
+/// JSON responses by hand.
+pub fn write_json_string(out: &mut String, value: &str) {
     out.reserve(value.len() + 2);
     out.push('"');
 

@@ -46,7 +46,7 @@ pub async fn upload_token(
     let token = state.issuer().issue(&user, &request, Utc::now())?;
     state.metrics().token_issued("upload-token");
     tracing::debug!(user, token_id = token.token_id, "upload token issued");
-    Ok(no_store(json_body(&token, TOKEN_BODY_CAPACITY)?))
+    Ok(no_store(json_text(token.to_json())))
 }
 
 /// `GET /api/policy`: the legacy token shape for the official plupload client.
@@ -309,6 +309,18 @@ fn json_body(value: &impl Serialize, capacity: usize) -> Result<Response, ApiErr
         body,
     )
         .into_response())
+}
+
+/// Wraps JSON text in a response with its content type.
+fn json_text(body: String) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 fn no_store(body: impl IntoResponse) -> Response {
