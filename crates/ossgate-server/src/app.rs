@@ -198,7 +198,8 @@ struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&crate::token::random_id())
+        let id = crate::token::random_id_bytes();
+        HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(&id))
             .ok()
             .map(RequestId::new)
     }
