@@ -87,6 +87,11 @@ pub enum UntrustedReason {
     UppercaseHost,
     #[error("the host must not be percent-encoded or otherwise encoded")]
     EncodedHost,
+    /// A query or fragment. OSS's key URLs have neither; on a trusted prefix a
+    /// query could select a presigned link to a file any uploader wrote, and
+    /// on OSS's host it would defeat the key cache.
+    #[error("a key URL must not carry a query or a fragment")]
+    QueryOrFragment,
 }
 
 /// Base64 as OSS and the SDKs write it (standard alphabet), decoded whether or
@@ -558,6 +563,10 @@ impl KeyUrlPolicy {
         let Some(host) = parsed.host_str() else {
             return Err(untrusted(url, UntrustedReason::NotAUrl));
         };
+
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(untrusted(url, UntrustedReason::QueryOrFragment));
+        }
 
         // OSS's own key URLs use the built-in key, even when a configured
         // prefix also matches them.

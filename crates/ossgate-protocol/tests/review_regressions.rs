@@ -281,3 +281,36 @@ mod callback_review {
         assert!(KeyUrlPolicy::validate_prefix("ftp://127.0.0.1/").is_err());
     }
 }
+
+mod key_url_query {
+    use ossgate_protocol::verify::UntrustedReason;
+    use ossgate_protocol::{KeyUrlPolicy, VerifyError};
+
+    fn reason(policy: &KeyUrlPolicy, url: &str) -> UntrustedReason {
+        match policy.check_url(url) {
+            Err(VerifyError::UntrustedKeyUrl { reason, .. }) => reason,
+            other => panic!("expected UntrustedKeyUrl for {url}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn key_url_with_query_is_rejected() {
+        let policy = KeyUrlPolicy::default().with_extra_prefix("http://127.0.0.1:9000/");
+        let presigned = "http://127.0.0.1:9000/bucket/uploads/key.pdf?OSSAccessKeyId=a&Signature=b";
+        assert_eq!(reason(&policy, presigned), UntrustedReason::QueryOrFragment);
+        assert_eq!(
+            reason(
+                &policy,
+                "https://gosspublic.alicdn.com/callback_pub_key_v1.pem?1"
+            ),
+            UntrustedReason::QueryOrFragment
+        );
+        assert_eq!(
+            reason(
+                &policy,
+                "https://gosspublic.alicdn.com/callback_pub_key_v1.pem#x"
+            ),
+            UntrustedReason::QueryOrFragment
+        );
+    }
+}

@@ -70,12 +70,15 @@ fn other_oss_host_path_needs_fetch() {
 }
 
 #[test]
-fn oss_url_with_query_is_not_builtin() {
+fn oss_url_with_query_is_rejected() {
     let url = "https://gosspublic.alicdn.com/callback_pub_key_v1.pem?v=2";
-    assert_eq!(
+    assert!(matches!(
         KeyUrlPolicy::default().check_url(url),
-        Ok(TrustedKeyUrl::OssHost(url.to_owned()))
-    );
+        Err(VerifyError::UntrustedKeyUrl {
+            reason: UntrustedReason::QueryOrFragment,
+            ..
+        })
+    ));
 }
 
 #[test]
