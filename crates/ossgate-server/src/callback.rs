@@ -8,13 +8,15 @@
 //!
 //! A replay of an accepted callback gets a response for the same record (with
 //! a freshly presigned URL) and adds no row, as long as its ticket is within
-//! the grace period. Later it is rejected as expired.
+//! the grace period. Later it is rejected as expired. A replay must repeat the
+//! OSS request id, the token and the object: a callback reusing the request id
+//! of another upload is rejected, so it never receives that upload's record.
 
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 
 use crate::app::AppState;
-use crate::db::{NewUpload, Recorded, Upload};
+use crate::db::{NewUpload, RecordOutcome, Recorded, Upload};
 use crate::error::{ApiError, CallbackRejection};
 
 /// A callback request as received.
@@ -165,6 +167,7 @@ async fn check_and_record(
     }
 
     // Record it, or find the record of the same upload.
+    let request_id = body.request_id.clone().unwrap_or_default();
     let upload = NewUpload {
         bucket: body.bucket,
         object: body.object,
@@ -181,7 +184,15 @@ async fn check_and_record(
         oss_request_id: body.request_id,
         created_at: now,
     };
-    Ok(state.db().record(&upload).await?)
+    match state.db().record(&upload).await? {
+        RecordOutcome::Inserted(row) => Ok((row, Recorded::Inserted)),
+        RecordOutcome::Replayed(row) => Ok((row, Recorded::Replayed)),
+        RecordOutcome::Conflict { existing_id } => Err(CallbackRejection::ReplayMismatch {
+            request_id,
+            existing_id,
+        }
+        .into()),
+    }
 }
 
 /// Parses the form-encoded body the callback template produces.

@@ -3,8 +3,10 @@
 //! The database runs in WAL mode so that listing uploads does not wait for a
 //! callback being recorded. Migrations under `migrations/` are embedded in the
 //! binary and applied at start. Recording is idempotent: a replayed callback
-//! (same token id and object, or same OSS request id) hits a unique constraint
-//! and gets the row that is already there.
+//! hits a unique constraint and gets the row that is already there, but only
+//! when that row is the same upload (same OSS request id, token id and
+//! object). A conflicting row that differs in any of them is reported as a
+//! conflict and never returned, because it may belong to another user.
 //!
 //! NOTE: the schema is kept PostgreSQL-friendly, but only SQLite is wired up.
 
@@ -57,11 +59,26 @@ pub struct Upload {
     pub created_at: DateTime<Utc>,
 }
 
-/// Whether [`Database::record`] inserted a row or found the same upload.
+/// Whether a callback's upload was newly recorded or already on record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recorded {
     Inserted,
     Replayed,
+}
+
+/// What [`Database::record`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// A new row.
+    Inserted(Upload),
+    /// The row already recorded for the same upload.
+    Replayed(Upload),
+    /// A unique constraint matched a row of a different upload: another
+    /// token, object or OSS request id. Nothing was recorded.
+    Conflict {
+        /// The id of the conflicting row, for the log.
+        existing_id: i64,
+    },
 }
 
 /// A pool of connections to the upload database.
@@ -150,12 +167,12 @@ impl Database {
     }
 
     /// Records an upload, or returns the row already recorded for the same
-    /// token id and object or the same OSS request id.
+    /// upload: the same OSS request id, token id and object.
     ///
     /// # Errors
     ///
     /// A database failure.
-    pub async fn record(&self, upload: &NewUpload) -> Result<(Upload, Recorded), sqlx::Error> {
+    pub async fn record(&self, upload: &NewUpload) -> Result<RecordOutcome, sqlx::Error> {
         let to_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
         let inserted: Option<Upload> = sqlx::query_as(&format!(
             "INSERT INTO uploads (bucket, object, size, etag, mime_type, image_width, \
@@ -180,20 +197,34 @@ impl Database {
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
-            return Ok((row, Recorded::Inserted));
+            return Ok(RecordOutcome::Inserted(row));
         }
 
-        // A unique constraint rejected the insert: fetch the row already recorded.
-        let existing: Upload = sqlx::query_as(&format!(
+        // A unique constraint rejected the insert. Only a row of the very same
+        // upload makes this a replay; any other conflicting row is someone
+        // else's record and must not be answered with.
+        let conflicting: Vec<Upload> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM uploads WHERE (token_id = ? AND object = ?) \
-             OR (oss_request_id IS NOT NULL AND oss_request_id = ?) ORDER BY id LIMIT 1"
+             OR (oss_request_id IS NOT NULL AND oss_request_id = ?) ORDER BY id"
         ))
         .bind(&upload.token_id)
         .bind(&upload.object)
         .bind(&upload.oss_request_id)
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok((existing, Recorded::Replayed))
+        let same_upload = |row: &Upload| {
+            row.oss_request_id == upload.oss_request_id
+                && row.token_id == upload.token_id
+                && row.object == upload.object
+                && row.user_id == upload.user_id
+                && row.bucket == upload.bucket
+        };
+        match conflicting.iter().find(|row| same_upload(row)) {
+            Some(row) => Ok(RecordOutcome::Replayed(row.clone())),
+            None => Ok(RecordOutcome::Conflict {
+                existing_id: conflicting.first().map_or(0, |row| row.id),
+            }),
+        }
     }
 
     /// Lists `user`'s uploads, newest first: at most `limit`, with ids below
@@ -265,29 +296,59 @@ mod tests {
     #[tokio::test]
     async fn record_inserts_then_replays() {
         let db = Database::in_memory().await.unwrap();
-        let (first, outcome) = db.record(&upload("t1", "a.txt", Some("r1"))).await.unwrap();
-        assert_eq!(outcome, Recorded::Inserted);
+        let RecordOutcome::Inserted(first) =
+            db.record(&upload("t1", "a.txt", Some("r1"))).await.unwrap()
+        else {
+            panic!("the first callback is not inserted");
+        };
         assert_eq!(first.size, 5);
         assert_eq!(
             first.created_at,
             "2026-12-04T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
 
-        let (again, outcome) = db.record(&upload("t1", "a.txt", Some("r2"))).await.unwrap();
-        assert_eq!(outcome, Recorded::Replayed);
-        assert_eq!(again, first);
+        let again = db.record(&upload("t1", "a.txt", Some("r1"))).await.unwrap();
+        assert_eq!(again, RecordOutcome::Replayed(first));
+    }
 
-        let (same_request, outcome) = db.record(&upload("t9", "b.txt", Some("r1"))).await.unwrap();
-        assert_eq!(outcome, Recorded::Replayed);
-        assert_eq!(same_request.id, first.id);
+    #[tokio::test]
+    async fn request_id_of_another_upload_conflicts() {
+        let db = Database::in_memory().await.unwrap();
+        let mut bob = upload("t-bob", "bob/secret.txt", Some("r1"));
+        bob.user_id = "bob".into();
+        let RecordOutcome::Inserted(bob_row) = db.record(&bob).await.unwrap() else {
+            panic!("bob's upload is not inserted");
+        };
+
+        // Alice's token and object with bob's request id.
+        let stolen = db
+            .record(&upload("t-alice", "alice/a.txt", Some("r1")))
+            .await
+            .unwrap();
+        assert_eq!(
+            stolen,
+            RecordOutcome::Conflict {
+                existing_id: bob_row.id
+            }
+        );
+
+        // Bob's token and object under alice's name.
+        let mut renamed = bob.clone();
+        renamed.user_id = "alice".into();
+        let outcome = db.record(&renamed).await.unwrap();
+        assert!(
+            matches!(outcome, RecordOutcome::Conflict { .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(db.list("alice", 10, None).await.unwrap(), []);
     }
 
     #[tokio::test]
     async fn uploads_without_request_id_do_not_collide() {
         let db = Database::in_memory().await.unwrap();
         db.record(&upload("t1", "a.txt", None)).await.unwrap();
-        let (_, outcome) = db.record(&upload("t2", "a.txt", None)).await.unwrap();
-        assert_eq!(outcome, Recorded::Inserted);
+        let outcome = db.record(&upload("t2", "a.txt", None)).await.unwrap();
+        assert!(matches!(outcome, RecordOutcome::Inserted(_)), "{outcome:?}");
     }
 
     #[tokio::test]

@@ -58,6 +58,14 @@ pub enum CallbackRejection {
     EntityTooLarge { size: u64, max: u64 },
     #[error("the content type {content_type:?} is not allowed")]
     InvalidContentType { content_type: String },
+    #[error(
+        "the OSS request id {request_id:?} is already recorded for another upload \
+         (record {existing_id}); a replay must repeat the same request id, token and object"
+    )]
+    ReplayMismatch {
+        request_id: String,
+        existing_id: i64,
+    },
 }
 
 impl CallbackRejection {
@@ -92,6 +100,7 @@ impl CallbackRejection {
             Self::ObjectOutsideScope { .. } => "object_outside_scope",
             Self::EntityTooLarge { .. } => "entity_too_large",
             Self::InvalidContentType { .. } => "invalid_content_type",
+            Self::ReplayMismatch { .. } => "replay_mismatch",
         }
     }
 
@@ -118,6 +127,7 @@ impl CallbackRejection {
             Self::ObjectOutsideScope { .. } => (StatusCode::FORBIDDEN, "ObjectOutsideScope"),
             Self::EntityTooLarge { .. } => (StatusCode::BAD_REQUEST, "EntityTooLarge"),
             Self::InvalidContentType { .. } => (StatusCode::BAD_REQUEST, "InvalidContentType"),
+            Self::ReplayMismatch { .. } => (StatusCode::FORBIDDEN, "ReplayMismatch"),
         }
     }
 }
@@ -213,6 +223,9 @@ fn callback_message(rejection: &CallbackRejection) -> String {
             "the public key could not be fetched".to_owned()
         }
         CallbackRejection::InvalidTicket(_) => "the callback ticket is invalid".to_owned(),
+        CallbackRejection::ReplayMismatch { .. } => {
+            "the OSS request id is already recorded for another upload".to_owned()
+        }
         other => other.to_string(),
     }
 }
