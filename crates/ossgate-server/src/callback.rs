@@ -45,7 +45,7 @@ struct CallbackBody {
     image_format: Option<String>,
     crc64: Option<String>,
     client_ip: Option<String>,
-    request_id: Option<String>,
+    request_id: String,
     ticket: String,
 }
 
@@ -167,7 +167,7 @@ async fn check_and_record(
     }
 
     // Record it, or find the record of the same upload.
-    let request_id = body.request_id.clone().unwrap_or_default();
+    let request_id = body.request_id.clone();
     let upload = NewUpload {
         bucket: body.bucket,
         object: body.object,
@@ -228,14 +228,17 @@ fn parse_body(body: &[u8]) -> Result<CallbackBody, CallbackRejection> {
             "imageFormat" => parsed.image_format = optional(value),
             "crc64" => parsed.crc64 = optional(value),
             "clientIp" => parsed.client_ip = optional(value),
-            "reqId" => parsed.request_id = optional(value),
+            "reqId" => parsed.request_id = value,
             "ticket" => parsed.ticket = value,
             _ => {}
         }
     }
+    // The request id identifies the upload, and the callback template always
+    // asks OSS for `${reqId}`, so a body without one did not come from it.
     for (field, value) in [
         ("bucket", &parsed.bucket),
         ("object", &parsed.object),
+        ("reqId", &parsed.request_id),
         ("ticket", &parsed.ticket),
     ] {
         if value.is_empty() {
@@ -263,13 +266,13 @@ mod tests {
         assert_eq!(parsed.image_width, Some(1));
         assert_eq!(parsed.image_height, Some(2));
         assert_eq!(parsed.image_format.as_deref(), Some("png"));
-        assert_eq!(parsed.request_id.as_deref(), Some("R1"));
+        assert_eq!(parsed.request_id, "R1");
         assert_eq!(parsed.ticket, "T.M");
     }
 
     #[test]
     fn body_with_empty_image_fields_is_not_an_image() {
-        let body = b"bucket=b&object=o&etag=E&size=5&mimeType=text%2Fplain&imageWidth=&imageHeight=&imageFormat=&ticket=T";
+        let body = b"bucket=b&object=o&etag=E&size=5&mimeType=text%2Fplain&imageWidth=&imageHeight=&imageFormat=&reqId=R1&ticket=T";
         let parsed = parse_body(body).unwrap();
         assert_eq!(parsed.image_width, None);
         assert_eq!(parsed.image_format, None);
@@ -278,15 +281,23 @@ mod tests {
     #[test]
     fn body_without_required_fields_is_rejected() {
         assert_eq!(
-            parse_body(b"bucket=b&object=o&size=1").unwrap_err(),
+            parse_body(b"bucket=b&object=o&size=1&reqId=R").unwrap_err(),
             CallbackRejection::MalformedBody("ticket")
         );
         assert_eq!(
-            parse_body(b"bucket=b&object=o&ticket=t").unwrap_err(),
+            parse_body(b"bucket=b&object=o&reqId=R&ticket=t").unwrap_err(),
             CallbackRejection::MalformedBody("size")
         );
         assert_eq!(
-            parse_body(b"bucket=b&object=o&size=-1&ticket=t").unwrap_err(),
+            parse_body(b"bucket=b&object=o&size=1&ticket=t").unwrap_err(),
+            CallbackRejection::MalformedBody("reqId")
+        );
+        assert_eq!(
+            parse_body(b"bucket=b&object=o&size=1&reqId=&ticket=t").unwrap_err(),
+            CallbackRejection::MalformedBody("reqId")
+        );
+        assert_eq!(
+            parse_body(b"bucket=b&object=o&size=-1&reqId=R&ticket=t").unwrap_err(),
             CallbackRejection::MalformedBody("size")
         );
     }

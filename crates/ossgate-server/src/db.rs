@@ -2,11 +2,22 @@
 //!
 //! The database runs in WAL mode so that listing uploads does not wait for a
 //! callback being recorded. Migrations under `migrations/` are embedded in the
-//! binary and applied at start. Recording is idempotent: a replayed callback
-//! hits a unique constraint and gets the row that is already there, but only
-//! when that row is the same upload (same OSS request id, token id and
-//! object). A conflicting row that differs in any of them is reported as a
-//! conflict and never returned, because it may belong to another user.
+//! binary and applied at start.
+//!
+//! An upload is identified by its OSS request id, which OSS signs into every
+//! callback and which is unique per PostObject request. Recording is
+//! idempotent: a replayed callback hits the unique index on the request id
+//! and gets the row that is already there, but only when that row is the same
+//! upload (same token id, object, user and bucket). A row that differs is
+//! reported as a conflict and never returned, because it may belong to
+//! another user.
+//!
+//! A new upload of an object that is already recorded, for example a second
+//! upload of `dir/${filename}` under the same directory token, gets a row of
+//! its own. Both rows are kept and listings show the newest first.
+//!
+//! NOTE: the bucket holds only the latest object under a key, so an older
+//! row's presigned URL reads the newer content.
 //!
 //! NOTE: the schema is kept PostgreSQL-friendly, but only SQLite is wired up.
 
@@ -35,7 +46,8 @@ pub struct NewUpload {
     pub user_id: String,
     pub token_id: String,
     pub client_ip: Option<String>,
-    pub oss_request_id: Option<String>,
+    /// The `x-oss-request-id` of the PostObject request, from `${reqId}`.
+    pub oss_request_id: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -55,6 +67,7 @@ pub struct Upload {
     pub user_id: String,
     pub token_id: String,
     pub client_ip: Option<String>,
+    /// Missing only in rows recorded before callbacks had to carry one.
     pub oss_request_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -73,8 +86,8 @@ pub enum RecordOutcome {
     Inserted(Upload),
     /// The row already recorded for the same upload.
     Replayed(Upload),
-    /// A unique constraint matched a row of a different upload: another
-    /// token, object or OSS request id. Nothing was recorded.
+    /// The OSS request id is recorded for a different upload: another token,
+    /// object, user or bucket. Nothing was recorded.
     Conflict {
         /// The id of the conflicting row, for the log.
         existing_id: i64,
@@ -166,8 +179,8 @@ impl Database {
             .map(|_| ())
     }
 
-    /// Records an upload, or returns the row already recorded for the same
-    /// upload: the same OSS request id, token id and object.
+    /// Records an upload, or returns the row already recorded under its OSS
+    /// request id when that row is the same upload.
     ///
     /// # Errors
     ///
@@ -200,30 +213,25 @@ impl Database {
             return Ok(RecordOutcome::Inserted(row));
         }
 
-        // A unique constraint rejected the insert. Only a row of the very same
-        // upload makes this a replay; any other conflicting row is someone
-        // else's record and must not be answered with.
-        let conflicting: Vec<Upload> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM uploads WHERE (token_id = ? AND object = ?) \
-             OR (oss_request_id IS NOT NULL AND oss_request_id = ?) ORDER BY id"
+        // The request id is already recorded. Only a row of the very same
+        // upload makes this a replay: any other row is someone else's record
+        // and must not be answered with.
+        let existing: Upload = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM uploads WHERE oss_request_id = ?"
         ))
-        .bind(&upload.token_id)
-        .bind(&upload.object)
         .bind(&upload.oss_request_id)
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        let same_upload = |row: &Upload| {
-            row.oss_request_id == upload.oss_request_id
-                && row.token_id == upload.token_id
-                && row.object == upload.object
-                && row.user_id == upload.user_id
-                && row.bucket == upload.bucket
-        };
-        match conflicting.iter().find(|row| same_upload(row)) {
-            Some(row) => Ok(RecordOutcome::Replayed(row.clone())),
-            None => Ok(RecordOutcome::Conflict {
-                existing_id: conflicting.first().map_or(0, |row| row.id),
-            }),
+        let same_upload = existing.token_id == upload.token_id
+            && existing.object == upload.object
+            && existing.user_id == upload.user_id
+            && existing.bucket == upload.bucket;
+        if same_upload {
+            Ok(RecordOutcome::Replayed(existing))
+        } else {
+            Ok(RecordOutcome::Conflict {
+                existing_id: existing.id,
+            })
         }
     }
 
@@ -274,7 +282,7 @@ impl Database {
 mod tests {
     use super::*;
 
-    fn upload(token: &str, object: &str, request_id: Option<&str>) -> NewUpload {
+    fn upload(token: &str, object: &str, request_id: &str) -> NewUpload {
         NewUpload {
             bucket: "b".into(),
             object: object.into(),
@@ -288,7 +296,7 @@ mod tests {
             user_id: "alice".into(),
             token_id: token.into(),
             client_ip: Some("127.0.0.1".into()),
-            oss_request_id: request_id.map(Into::into),
+            oss_request_id: request_id.into(),
             created_at: "2026-12-04T10:00:00Z".parse().unwrap(),
         }
     }
@@ -296,8 +304,7 @@ mod tests {
     #[tokio::test]
     async fn record_inserts_then_replays() {
         let db = Database::in_memory().await.unwrap();
-        let RecordOutcome::Inserted(first) =
-            db.record(&upload("t1", "a.txt", Some("r1"))).await.unwrap()
+        let RecordOutcome::Inserted(first) = db.record(&upload("t1", "a.txt", "r1")).await.unwrap()
         else {
             panic!("the first callback is not inserted");
         };
@@ -307,14 +314,14 @@ mod tests {
             "2026-12-04T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
 
-        let again = db.record(&upload("t1", "a.txt", Some("r1"))).await.unwrap();
+        let again = db.record(&upload("t1", "a.txt", "r1")).await.unwrap();
         assert_eq!(again, RecordOutcome::Replayed(first));
     }
 
     #[tokio::test]
     async fn request_id_of_another_upload_conflicts() {
         let db = Database::in_memory().await.unwrap();
-        let mut bob = upload("t-bob", "bob/secret.txt", Some("r1"));
+        let mut bob = upload("t-bob", "bob/secret.txt", "r1");
         bob.user_id = "bob".into();
         let RecordOutcome::Inserted(bob_row) = db.record(&bob).await.unwrap() else {
             panic!("bob's upload is not inserted");
@@ -322,7 +329,7 @@ mod tests {
 
         // Alice's token and object with bob's request id.
         let stolen = db
-            .record(&upload("t-alice", "alice/a.txt", Some("r1")))
+            .record(&upload("t-alice", "alice/a.txt", "r1"))
             .await
             .unwrap();
         assert_eq!(
@@ -344,22 +351,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn uploads_without_request_id_do_not_collide() {
+    async fn same_object_with_new_request_id_is_recorded() {
         let db = Database::in_memory().await.unwrap();
-        db.record(&upload("t1", "a.txt", None)).await.unwrap();
-        let outcome = db.record(&upload("t2", "a.txt", None)).await.unwrap();
-        assert!(matches!(outcome, RecordOutcome::Inserted(_)), "{outcome:?}");
+        let RecordOutcome::Inserted(first) = db.record(&upload("t1", "a.txt", "r1")).await.unwrap()
+        else {
+            panic!("the first upload is not inserted");
+        };
+        let mut second = upload("t1", "a.txt", "r2");
+        second.size = 19;
+        let RecordOutcome::Inserted(newer) = db.record(&second).await.unwrap() else {
+            panic!("the second upload of the same object is not inserted");
+        };
+        assert_ne!(newer.id, first.id);
+        assert_eq!(newer.size, 19);
+
+        let listed = db.list("alice", 10, None).await.unwrap();
+        assert_eq!(listed, [newer, first]);
     }
 
     #[tokio::test]
     async fn list_pages_newest_first_per_user() {
         let db = Database::in_memory().await.unwrap();
         for index in 0..5 {
-            db.record(&upload(&format!("t{index}"), "x", None))
+            db.record(&upload(&format!("t{index}"), "x", &format!("r{index}")))
                 .await
                 .unwrap();
         }
-        let mut other = upload("t-bob", "y", None);
+        let mut other = upload("t-bob", "y", "r-bob");
         other.user_id = "bob".into();
         db.record(&other).await.unwrap();
 

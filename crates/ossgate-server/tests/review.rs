@@ -60,3 +60,66 @@ async fn replay_with_another_users_request_id_is_rejected() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn reupload_under_directory_token_is_recorded() {
+    let app = app(sources()).await;
+
+    // The official plupload client keeps one `/api/policy` answer and posts
+    // `key = dir + "${filename}"`, so a second upload reuses token and key.
+    let policy = app.get("/api/policy", Some(ALICE_TOKEN)).await.json();
+    let callback = policy["callback"].as_str().unwrap();
+    let object = format!("{}notes.txt", policy["dir"].as_str().unwrap());
+    let mut first = stored(&object, 11, "text/plain");
+    first.req_id = "5C00000000000000000000000001".to_owned();
+    let mut second = stored(&object, 19, "text/plain");
+    second.req_id = "5C00000000000000000000000002".to_owned();
+
+    let first_answer = app
+        .signed_callback("/api/oss/callback", &render(callback, &first))
+        .await;
+    assert_eq!(first_answer.status, StatusCode::OK);
+    let second_answer = app
+        .signed_callback("/api/oss/callback", &render(callback, &second))
+        .await;
+    assert_eq!(
+        second_answer.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&second_answer.body)
+    );
+    let (first_reply, second_reply) = (first_answer.json(), second_answer.json());
+    assert_ne!(first_reply["id"], second_reply["id"]);
+    assert_eq!(second_reply["size"], 19);
+
+    // Both uploads are listed, the newest first.
+    let list = app.get("/api/uploads", Some(ALICE_TOKEN)).await.json();
+    let uploads = list["uploads"].as_array().unwrap();
+    assert_eq!(uploads.len(), 2);
+    assert_eq!(uploads[0]["id"], second_reply["id"]);
+    assert_eq!(uploads[0]["size"], 19);
+    assert_eq!(uploads[1]["id"], first_reply["id"]);
+    assert_eq!(uploads[1]["size"], 11);
+
+    // A replay of the second callback still adds no row.
+    let replay = app
+        .signed_callback("/api/oss/callback", &render(callback, &second))
+        .await;
+    assert_eq!(replay.status, StatusCode::OK);
+    assert_eq!(replay.json()["id"], second_reply["id"]);
+    let list = app.get("/api/uploads", Some(ALICE_TOKEN)).await.json();
+    assert_eq!(list["uploads"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn callback_without_request_id_is_rejected() {
+    let app = app(sources()).await;
+    let token = token_for(&app, ALICE_TOKEN, "filename=cat.png").await;
+    let body = callback_body(&token, token["key"].as_str().unwrap(), 68, "");
+    assert!(body.contains("&reqId=&"), "{body}");
+    let answer = app.signed_callback("/api/oss/callback", &body).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.code(), "MalformedCallbackBody");
+    let message = answer.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("reqId"), "{message}");
+}
