@@ -178,35 +178,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("failed to start the async runtime")
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-
-    tokio::select! {
-        () = interrupt => tracing::info!("Ctrl-C received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
-    }
-}
-
 /// `ossgate dev`: the app server and an embedded emulator on 127.0.0.1.
 pub fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.common.log_format);
@@ -242,7 +213,7 @@ pub fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         stdout.flush()?;
         drop(stdout);
 
-        server.run_until(shutdown_signal()).await?;
+        server.run_until(super::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -276,7 +247,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 format!("cannot listen on {listen}; pick a free address with --listen")
             })?;
         tracing::info!(address = %listener.local_addr()?, "app server listening");
-        ossgate_server::serve(listener, router, shutdown_signal()).await?;
+        ossgate_server::serve(listener, router, super::shutdown_signal()).await?;
         state.db().close().await;
         tracing::info!("app server stopped");
         Ok(ExitCode::SUCCESS)
