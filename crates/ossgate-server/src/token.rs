@@ -38,6 +38,14 @@ const MAX_FILENAME_LEN: usize = 1024;
 /// Maximum length of the file extension kept in a server-chosen key.
 const MAX_EXTENSION_LEN: usize = 16;
 
+/// Maximum length of a declared content type, in bytes. Real media types
+/// are far shorter, and the value ends up in the object's metadata.
+const MAX_CONTENT_TYPE_LEN: usize = 256;
+
+/// The form a declared content type must have, as error messages state it.
+const MEDIA_TYPE_FORM: &str = "a media type of the form type/subtype with optional \
+     \"; name=value\" parameters, in printable ASCII, at most 256 bytes";
+
 /// The browser's declaration about the file it is about to upload.
 #[derive(Clone, Debug, Default)]
 pub struct TokenRequest {
@@ -194,8 +202,9 @@ impl TokenIssuer {
     ///
     /// # Errors
     ///
-    /// A declared size or content type outside the limits, or an unusable
-    /// filename; nothing is signed then.
+    /// A declared size outside the limit, a declared content type that is
+    /// malformed or not in the list, or an unusable filename. Nothing is
+    /// signed then.
     pub fn issue(
         &self,
         user: &str,
@@ -375,18 +384,22 @@ impl TokenIssuer {
         }
     }
 
-    /// Normalises the declared content type and checks it against the list.
+    /// Checks that the declared content type is a media type and, with a
+    /// type list, one of the list. Returns its essence (`type/subtype`,
+    /// lowercased), which the form carries without parameters.
     fn check_content_type(&self, declared: Option<&str>) -> Result<Option<String>, ApiError> {
-        let declared = declared
-            .map(|value| {
-                let essence = value.split(';').next().unwrap_or("").trim();
-                essence.to_ascii_lowercase()
-            })
-            .filter(|value| !value.is_empty());
+        let declared = declared.filter(|value| !value.is_empty());
+        let essence = match declared {
+            Some(value) => match media_type_essence(value) {
+                Ok(essence) => Some(essence),
+                Err(reason) => return Err(self.invalid_media_type(value, reason)),
+            },
+            None => None,
+        };
         if self.content_types.is_empty() {
-            return Ok(declared);
+            return Ok(essence);
         }
-        match declared {
+        match essence {
             Some(value) if self.content_types.contains(&value) => Ok(Some(value)),
             Some(value) => Err(ApiError::InvalidContentType {
                 content_type: value,
@@ -398,6 +411,110 @@ impl TokenIssuer {
             }),
         }
     }
+
+    /// Builds the error for a declared value that is no media type: the
+    /// value (cut to the length limit), why it is invalid, and what to send.
+    fn invalid_media_type(&self, value: &str, reason: &str) -> ApiError {
+        let mut shown: String = value.chars().take(MAX_CONTENT_TYPE_LEN).collect();
+        if shown.len() < value.len() {
+            shown.push('…');
+        }
+        let expected = if self.content_types.is_empty() {
+            MEDIA_TYPE_FORM.to_owned()
+        } else {
+            self.content_types.join(", ")
+        };
+        ApiError::InvalidContentType {
+            content_type: shown,
+            allowed: format!("{expected} (the declared value {reason})"),
+        }
+    }
+}
+
+/// Parses `value` as an RFC 7231 media type,
+/// `type "/" subtype *( OWS ";" OWS token "=" ( token / quoted-string ) )`,
+/// and returns its essence lowercased, or why it is not one.
+///
+/// Stricter than the RFC in two ways, because the value becomes an object's
+/// `Content-Type`: it must be printable ASCII (no tab, no obs-text in quoted
+/// strings) and at most [`MAX_CONTENT_TYPE_LEN`] bytes.
+fn media_type_essence(value: &str) -> Result<String, &'static str> {
+    if value.len() > MAX_CONTENT_TYPE_LEN {
+        return Err("is longer than 256 bytes");
+    }
+    if value.bytes().any(|byte| byte.is_ascii_control()) {
+        return Err("contains a control character");
+    }
+    if !value.is_ascii() {
+        return Err("contains a non-ASCII character");
+    }
+
+    // The essence: two tokens around a slash, with optional spaces around it all.
+    let value = value.trim_matches(' ');
+    let (essence, mut parameters) = match value.find(';') {
+        Some(index) => value.split_at(index),
+        None => (value, ""),
+    };
+    let essence = essence.trim_end_matches(' ');
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return Err("is not of the form type/subtype");
+    };
+    if !is_token(kind) || !is_token(subtype) {
+        return Err("is not of the form type/subtype");
+    }
+
+    // Each parameter: `;`, optional spaces, `name=value`, optional spaces.
+    while let Some(rest) = parameters.strip_prefix(';') {
+        let rest = rest.trim_start_matches(' ');
+        let Some((name, rest)) = rest.split_once('=') else {
+            return Err("has a parameter without \"=\"");
+        };
+        if !is_token(name) {
+            return Err("has an invalid parameter name");
+        }
+        let rest = match rest.strip_prefix('"') {
+            Some(quoted) => {
+                skip_quoted_string(quoted).ok_or("has an unterminated quoted string")?
+            }
+            None => {
+                let end = rest.find([' ', ';']).unwrap_or(rest.len());
+                if !is_token(&rest[..end]) {
+                    return Err("has an invalid parameter value");
+                }
+                &rest[end..]
+            }
+        };
+        parameters = rest.trim_start_matches(' ');
+    }
+    if !parameters.is_empty() {
+        return Err("has text after its parameters");
+    }
+
+    Ok(essence.to_ascii_lowercase())
+}
+
+/// Tells whether `text` is an RFC 7230 token: one or more `tchar`s.
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
+}
+
+/// Skips a quoted string's contents after its opening quote and returns the
+/// text after its closing quote, or `None` when it is not closed.
+fn skip_quoted_string(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'"' => return Some(&text[index + 1..]),
+            // A quoted pair: a backslash and any printable character or space.
+            b'\\' => index += 2,
+            _ => index += 1,
+        }
+    }
+    None
 }
 
 /// Returns 128 random bits as 32 lowercase hex digits, from the thread-local

@@ -144,3 +144,100 @@ async fn restricted_token_upload_stores_declared_type() {
 
     server.stop().await.unwrap();
 }
+
+/// Requests a token for alice with `content_type` as the raw query value.
+async fn token_answer(app: &common::TestApp, content_type: &str) -> common::Answer {
+    app.get(
+        &format!("/api/upload-token?filename=a.bin&size=10&contentType={content_type}"),
+        Some(common::ALICE_TOKEN),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn content_type_with_line_break_is_rejected() {
+    let app = common::app(common::sources()).await;
+
+    let answer = token_answer(&app, "image/png%0d%0aX:y").await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.code(), "InvalidContentType");
+    let message = answer.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains(r#""image/png\r\nX:y""#), "{message}");
+    assert!(message.contains("control character"), "{message}");
+    assert!(message.contains("type/subtype"), "{message}");
+}
+
+#[tokio::test]
+async fn malformed_content_types_are_rejected() {
+    let app = common::app(common::sources()).await;
+    let too_long = format!("image/{}", "x".repeat(251));
+    for (query_value, reason) in [
+        ("image/png%0aX", "control character"),
+        ("image/png%00", "control character"),
+        ("image/png%09", "control character"),
+        ("image/p%C3%A9ng", "non-ASCII"),
+        (too_long.as_str(), "longer than 256 bytes"),
+        ("image", "type/subtype"),
+        ("image/", "type/subtype"),
+        ("/png", "type/subtype"),
+        ("image/png/x", "type/subtype"),
+        ("image%20/png", "type/subtype"),
+        ("ima(ge/png", "type/subtype"),
+        ("image/png;", "without"),
+        ("image/png;%20charset", "without"),
+        ("image/png;%20=x", "parameter name"),
+        ("image/png;%20a=", "parameter value"),
+        ("image/png;%20a=b%20c", "after its parameters"),
+        ("image/png;%20a=%22open", "unterminated"),
+        ("image/png;%20a=%22x%5C%22", "unterminated"),
+    ] {
+        let answer = token_answer(&app, query_value).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query_value}");
+        assert_eq!(answer.code(), "InvalidContentType", "{query_value}");
+        let message = answer.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(reason), "{query_value}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn well_formed_content_types_give_their_essence() {
+    let app = common::app(common::sources()).await;
+    let exactly_max = format!("image/{}", "x".repeat(250));
+    for (query_value, essence) in [
+        ("image/png", "image/png"),
+        ("IMAGE/PNG", "image/png"),
+        ("%20image/png%20", "image/png"),
+        ("text/plain;%20charset=utf-8", "text/plain"),
+        ("text/plain%20;charset=%22utf-8%22", "text/plain"),
+        ("text/plain;a=%22x%5C%22y;%20z%22;%20b=c", "text/plain"),
+        ("application/vnd.api%2Bjson", "application/vnd.api+json"),
+        (exactly_max.as_str(), exactly_max.as_str()),
+    ] {
+        let answer = token_answer(&app, query_value).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{query_value}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(
+            answer.json()["fields"]["Content-Type"],
+            essence,
+            "{query_value}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn listed_content_type_with_line_break_is_rejected() {
+    let mut sources = common::sources();
+    sources.set("upload.content_types", vec!["image/png"]);
+    let app = common::app(sources).await;
+
+    let answer = token_answer(&app, "image/png%0d%0aX:y").await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.code(), "InvalidContentType");
+    let message = answer.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("control character"), "{message}");
+    assert!(message.contains("image/png"), "{message}");
+}
