@@ -1,10 +1,14 @@
 //! The OSS upload callback: verify, check the ticket, record.
 //!
-//! Order matters. The RSA signature is checked over the raw request target
-//! and the raw body before anything in the body is trusted. Then come the
-//! ticket's MAC, its expiry (plus the configured grace), the bucket, the
-//! object against the ticket's directory or key, the size and the content
-//! type. Only then is the upload recorded.
+//! Order matters. The body is parsed and the ticket's MAC is checked first,
+//! because both are cheap and need only the server secret. So an anonymous
+//! POST without a ticket this server sealed is rejected before the public key
+//! is resolved, and it cannot make the server fetch a key. Then the RSA
+//! signature is checked over the raw request target and the raw body, before
+//! any other value in the body is trusted. Then come the ticket's expiry
+//! (plus the configured grace), the bucket, the object against the ticket's
+//! directory or key, the size and the content type. Only then is the upload
+//! recorded.
 //!
 //! A replay of an accepted callback gets a response for the same record (with
 //! a freshly presigned URL) and adds no row, as long as its ticket is within
@@ -98,7 +102,8 @@ async fn check_and_record(
     use ossgate_protocol::VerifyError;
     let config = state.config();
 
-    // The signature, over the raw target and body, before the body is read.
+    // The headers, the body's shape and the ticket's MAC, which need no key:
+    // a request failing them never triggers a key fetch.
     let authorization =
         request
             .authorization
@@ -111,6 +116,15 @@ async fn check_and_record(
             .ok_or(CallbackRejection::Verify(VerifyError::MissingHeader(
                 "x-oss-pub-key-url",
             )))?;
+    let body = parse_body(request.body)?;
+    let ticket = state
+        .issuer()
+        .ticket_key()
+        .open(&body.ticket)
+        .map_err(CallbackRejection::InvalidTicket)?;
+
+    // The signature, over the raw target and body, before any other value
+    // in the body is trusted.
     let key = state
         .keys()
         .resolve(key_url)
@@ -119,13 +133,7 @@ async fn check_and_record(
     ossgate_protocol::verify::verify(request.target, request.body, authorization, &key)
         .map_err(CallbackRejection::Verify)?;
 
-    // The ticket: MAC first, then expiry.
-    let body = parse_body(request.body)?;
-    let ticket = state
-        .issuer()
-        .ticket_key()
-        .open(&body.ticket)
-        .map_err(CallbackRejection::InvalidTicket)?;
+    // The ticket's expiry, now that OSS vouches for the body.
     ticket
         .check_expiry(now, config.ticket_grace.as_secs())
         .map_err(CallbackRejection::TicketExpired)?;

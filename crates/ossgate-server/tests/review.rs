@@ -3,8 +3,15 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
 use common::*;
+use ossgate_server::ticket::{Ticket, TicketKey, TicketScope};
 use serde_json::Value;
 
 /// Requests an upload token as the user holding `bearer`.
@@ -122,4 +129,105 @@ async fn callback_without_request_id_is_rejected() {
     assert_eq!(answer.code(), "MalformedCallbackBody");
     let message = answer.json()["message"].as_str().unwrap().to_owned();
     assert!(message.contains("reqId"), "{message}");
+}
+
+/// A 127.0.0.1 server that serves the test public key at `/keys/key.pem` and
+/// counts the requests it receives. It stops when dropped.
+struct CountingKeyServer {
+    base: String,
+    requests: Arc<AtomicUsize>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn counting_key_server() -> CountingKeyServer {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    let pem = public_key_pem();
+    let router = Router::new().fallback(get(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let pem = pem.clone();
+        async move { pem }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    CountingKeyServer {
+        base,
+        requests,
+        _stop: stop,
+    }
+}
+
+#[tokio::test]
+async fn forged_ticket_triggers_no_key_fetch() {
+    let key_server = counting_key_server().await;
+    let mut sources = sources();
+    sources.set(
+        "callback.trusted_key_url_prefixes",
+        vec![format!("{}/keys/", key_server.base)],
+    );
+    let app = app(sources).await;
+    let key_url = b64(&format!("{}/keys/key.pem", key_server.base));
+    let token = token_for(&app, ALICE_TOKEN, "filename=cat.png").await;
+    let object = token["key"].as_str().unwrap();
+
+    // A ticket sealed under a guessed secret, in a correctly signed body.
+    let forged_ticket = TicketKey::new(b"a-guess-at-the-server-secret-000000").seal(&Ticket {
+        user: "alice".into(),
+        scope: TicketScope::Dir("uploads/".into()),
+        expires: Utc::now().timestamp() + 60,
+        token_id: "forged".into(),
+    });
+    let genuine = callback_body(&token, object, 68, "5C00000000000000000000000F0F");
+    let (head, _) = genuine.rsplit_once("&ticket=").unwrap();
+    let forged = format!("{head}&ticket={forged_ticket}");
+    let answer = app
+        .callback(
+            "/api/oss/callback",
+            &forged,
+            Some(&sign("/api/oss/callback", &forged)),
+            Some(&key_url),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.code(), "InvalidTicket");
+    assert_eq!(key_server.requests.load(Ordering::SeqCst), 0);
+
+    // An anonymous POST with no ticket at all.
+    let answer = app
+        .callback(
+            "/api/oss/callback",
+            "bucket=x",
+            Some(&b64("not a signature")),
+            Some(&key_url),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.code(), "MalformedCallbackBody");
+    assert_eq!(key_server.requests.load(Ordering::SeqCst), 0);
+
+    // The genuine callback does fetch the key, so the counter works.
+    let answer = app
+        .callback(
+            "/api/oss/callback",
+            &genuine,
+            Some(&sign("/api/oss/callback", &genuine)),
+            Some(&key_url),
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(key_server.requests.load(Ordering::SeqCst), 1);
 }
