@@ -4,8 +4,9 @@
 //! `ossgate_callbacks_total{outcome,reason}`,
 //! `ossgate_key_fetches_total{outcome}` and the histogram
 //! `ossgate_http_request_duration_seconds{method,route,status}`. Label values
-//! come from a fixed set (route templates, not raw paths), so the number of
-//! series stays bounded whatever clients send.
+//! come from fixed sets, so the number of series stays bounded whatever
+//! clients send: methods outside RFC 9110's and PATCH are `other`, and routes
+//! are the router's templates (`/api/uploads/{id}`), never raw paths.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -31,8 +32,8 @@ struct Series {
     tokens: BTreeMap<&'static str, u64>,
     callbacks: BTreeMap<(&'static str, &'static str), u64>,
     key_fetches: BTreeMap<&'static str, u64>,
-    /// Route template, then method and status.
-    requests: BTreeMap<String, HashMap<(Method, u16), Histogram>>,
+    /// Route template, then method label and status.
+    requests: BTreeMap<String, HashMap<(&'static str, u16), Histogram>>,
 }
 
 /// The server's metrics. Updates take a short lock.
@@ -66,9 +67,11 @@ impl Metrics {
         self.with(|series| *series.key_fetches.entry(outcome).or_default() += 1);
     }
 
-    /// Records one request's latency under its route template.
+    /// Records one request's latency under its route template. `route` must
+    /// come from a fixed set, such as the router's templates.
     pub fn request(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
+        let method = method_label(method);
         self.with(|series| {
             // Look up by reference first: allocating keys on every request
             // shows up in the token endpoint's throughput.
@@ -76,7 +79,7 @@ impl Metrics {
                 series.requests.insert(route.to_owned(), HashMap::new());
             }
             let by_status = series.requests.get_mut(route).expect("inserted above");
-            let histogram = by_status.entry((method.clone(), status)).or_default();
+            let histogram = by_status.entry((method, status)).or_default();
             for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
                 if seconds <= bound {
                     *count += 1;
@@ -120,7 +123,7 @@ impl Metrics {
                 .flat_map(|(route, by_status)| {
                     by_status
                         .iter()
-                        .map(move |((method, status), histogram)| (method.as_str(), route, status, histogram))
+                        .map(move |((method, status), histogram)| (*method, route, status, histogram))
                 })
                 .collect();
             flattened.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
@@ -157,6 +160,24 @@ impl Metrics {
     }
 }
 
+/// Returns the method's label: its name for the methods of RFC 9110 and
+/// PATCH, else `other`. HTTP allows any token as a method, and a label per
+/// invented method would let clients add series without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -167,6 +188,27 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invented_methods_are_labelled_other() {
+        let metrics = Metrics::default();
+        for name in ["M00001X", "M00002X", "get", "PROPFIND"] {
+            let method = Method::from_bytes(name.as_bytes()).unwrap();
+            metrics.request(&method, "/healthz", 405, Duration::from_millis(1));
+        }
+        metrics.request(&Method::PATCH, "/healthz", 405, Duration::from_millis(1));
+        let text = metrics.render();
+        assert!(!text.contains("M00001X"), "{text}");
+        assert!(!text.contains("PROPFIND"), "{text}");
+        assert!(text.contains(
+            "ossgate_http_request_duration_seconds_count\
+             {method=\"other\",route=\"/healthz\",status=\"405\"} 4\n"
+        ));
+        assert!(text.contains(
+            "ossgate_http_request_duration_seconds_count\
+             {method=\"PATCH\",route=\"/healthz\",status=\"405\"} 1\n"
+        ));
+    }
 
     #[test]
     fn render_counts_and_buckets() {

@@ -241,3 +241,79 @@ async fn listed_content_type_with_line_break_is_rejected() {
     assert!(message.contains("control character"), "{message}");
     assert!(message.contains("image/png"), "{message}");
 }
+
+/// Sends a request with the given method and path, without a body.
+async fn send_method(app: &common::TestApp, method: &str, path: &str) -> StatusCode {
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {}", common::ALICE_TOKEN))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.send(request).await.status
+}
+
+#[tokio::test]
+async fn invented_methods_share_one_label() {
+    let app = common::app(common::sources()).await;
+    for index in 0..20 {
+        let method = format!("M{index:05}X");
+        for path in ["/api/uploads", "/api/uploads/7", "/healthz"] {
+            send_method(&app, &method, path).await;
+        }
+    }
+    send_method(&app, "GET", "/api/uploads").await;
+
+    let metrics = app.get("/metrics", None).await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(!text.contains("M00000X"), "{text}");
+    assert!(!text.contains("M00019X"), "{text}");
+    assert!(
+        text.contains(
+            "ossgate_http_request_duration_seconds_count\
+             {method=\"other\",route=\"/api/uploads\",status=\"405\"} 20\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ossgate_http_request_duration_seconds_count\
+             {method=\"other\",route=\"/api/uploads/{id}\",status=\"405\"} 20\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ossgate_http_request_duration_seconds_count\
+             {method=\"GET\",route=\"/api/uploads\",status=\"200\"} 1\n"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn raw_paths_never_become_labels() {
+    let app = common::app(common::sources()).await;
+    for index in 0..20 {
+        send_method(&app, "GET", &format!("/no-such-page-{index}")).await;
+        send_method(&app, "POST", &format!("/api/nothing/{index}")).await;
+        send_method(&app, "GET", &format!("/api/uploads/{index}")).await;
+    }
+
+    let metrics = app.get("/metrics", None).await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(!text.contains("no-such-page"), "{text}");
+    assert!(!text.contains("/api/nothing"), "{text}");
+    assert!(!text.contains("/api/uploads/1"), "{text}");
+    let route_labels: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|line| line.split("route=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    for route in &route_labels {
+        assert!(
+            ["/api/uploads/{id}", "/metrics", "unmatched"].contains(route),
+            "unexpected route label {route}: {text}"
+        );
+    }
+}
