@@ -7,10 +7,22 @@
 //! key URL is trusted (and its key pinned) in this mode only. Both servers
 //! listen on loopback addresses only: the dev credentials are not secret
 //! enough for anything else.
+//!
+//! Shutdown runs in two phases, so an upload in flight is still recorded.
+//! First the emulator stops accepting connections and finishes the requests
+//! it has, each with its callback, for up to [`EMULATOR_DRAIN_TIMEOUT`]. Meanwhile the app server keeps its
+//! listener open for those callbacks but answers every other request with
+//! 503. Then the app server stops too.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use ossgate_emulator::{BucketConfig, CorsRule, CredentialConfig, Emulator, EmulatorConfig};
 use ossgate_protocol::CallbackPublicKey;
@@ -31,6 +43,10 @@ pub const DEV_BUCKET: &str = "ossgate-dev";
 
 /// The region the dev emulator and the dev signatures use.
 pub const DEV_REGION: &str = "cn-hangzhou";
+
+/// How long shutdown waits for the emulator's requests in flight, callbacks
+/// included, before it stops the emulator anyway.
+pub const EMULATOR_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The options `ossgate dev` is started with.
 #[derive(Clone, Debug)]
@@ -73,7 +89,11 @@ pub struct DevServer {
     /// The emulator's base URL, e.g. `http://127.0.0.1:40123`.
     pub emulator_url: String,
     pub state: AppState,
-    stop: watch::Sender<bool>,
+    /// Turns true when the emulator is to stop accepting and drain. From then
+    /// on the app server answers only callbacks.
+    stop_emulator: watch::Sender<bool>,
+    /// Turns true when the app server is to stop.
+    stop_app: watch::Sender<bool>,
     app_task: JoinHandle<std::io::Result<()>>,
     emulator_task: JoinHandle<std::io::Result<()>>,
 }
@@ -160,20 +180,34 @@ impl DevServer {
         let config = ServerConfig::load(&sources, Mode::Dev)?;
 
         let db = Database::open(&config.database.0).await?;
+        let callback_path = config.callback_path.clone();
         let state = AppState::with_pinned_keys(config, db, vec![(key_url, emulator_key)])?;
-        let router = crate::app::router(state.clone());
 
-        // Both servers stop when `stop` turns true.
-        let (stop, stopped) = watch::channel(false);
+        // The emulator stops first and the app server last; see the module doc.
+        let (stop_emulator, emulator_stopping) = watch::channel(false);
+        let (stop_app, app_stopping) = watch::channel(false);
+        let router = crate::app::router(state.clone()).layer(axum::middleware::from_fn({
+            let emulator_stopping = emulator_stopping.clone();
+            move |request: Request, next: Next| {
+                let draining = *emulator_stopping.borrow();
+                let callback_path = callback_path.clone();
+                async move {
+                    if draining && request.uri().path() != callback_path {
+                        return shutting_down();
+                    }
+                    next.run(request).await
+                }
+            }
+        }));
         let emulator_task = tokio::spawn(ossgate_emulator::serve(
             emulator,
             emulator_listener,
-            wait_for_stop(stopped.clone()),
+            wait_for_stop(emulator_stopping),
         ));
         let app_task = tokio::spawn(crate::app::serve(
             app_listener,
             router,
-            wait_for_stop(stopped),
+            wait_for_stop(app_stopping),
         ));
         tracing::info!(%app_url, %emulator_url, data_dir = %options.data_dir.display(), "dev servers started");
 
@@ -181,7 +215,8 @@ impl DevServer {
             app_url,
             emulator_url,
             state,
-            stop,
+            stop_emulator,
+            stop_app,
             app_task,
             emulator_task,
         })
@@ -203,7 +238,8 @@ impl DevServer {
             result = &mut self.emulator_task => Some(("emulator", result)),
         };
         if let Some((name, result)) = early {
-            let _ = self.stop.send(true);
+            let _ = self.stop_emulator.send(true);
+            let _ = self.stop_app.send(true);
             let error = match result {
                 Ok(Ok(())) => std::io::Error::other("stopped unexpectedly"),
                 Ok(Err(error)) => error,
@@ -217,18 +253,33 @@ impl DevServer {
         self.stop().await
     }
 
-    /// Stops both servers, waiting for requests in flight.
+    /// Stops both servers, waiting for requests in flight: first the
+    /// emulator's, whose callbacks the app server still accepts, then the app
+    /// server's.
     ///
     /// # Errors
     ///
     /// The I/O error that stopped a server.
-    pub async fn stop(self) -> Result<(), ServerError> {
-        let _ = self.stop.send(true);
-        for (name, task) in [
-            ("app server", self.app_task),
-            ("emulator", self.emulator_task),
-        ] {
-            match task.await {
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        let _ = self.stop_emulator.send(true);
+        let emulator_result =
+            match tokio::time::timeout(EMULATOR_DRAIN_TIMEOUT, &mut self.emulator_task).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!(
+                        timeout_secs = EMULATOR_DRAIN_TIMEOUT.as_secs(),
+                        "the emulator did not finish its requests in time, so it is stopped \
+                         and uploads still in flight are not recorded"
+                    );
+                    self.emulator_task.abort();
+                    Ok(Ok(()))
+                }
+            };
+
+        let _ = self.stop_app.send(true);
+        let app_result = (&mut self.app_task).await;
+        for (name, result) in [("emulator", emulator_result), ("app server", app_result)] {
+            match result {
                 Ok(Ok(())) => {}
                 Ok(Err(source)) => {
                     return Err(ServerError::Io {
@@ -248,6 +299,21 @@ impl DevServer {
         tracing::info!("dev servers stopped");
         Ok(())
     }
+}
+
+/// The answer to any request but a callback while the emulator drains.
+fn shutting_down() -> Response {
+    let body = serde_json::json!({
+        "Status": "Error",
+        "code": "ShuttingDown",
+        "message": "ossgate dev is shutting down; start it again to continue",
+    });
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONNECTION, "close")],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {

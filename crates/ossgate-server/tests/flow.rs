@@ -489,3 +489,64 @@ async fn filename_strategy_stores_the_file_name() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn shutdown_records_upload_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), ConfigSources::default()).await;
+
+    // The emulator pauses before its callback, so the upload is still in
+    // flight when shutdown begins.
+    let faults = client()
+        .post(format!("{}/_emulator/faults", server.emulator_url))
+        .json(&serde_json::json!({"callback_delay_ms": 1500}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(faults.status(), StatusCode::OK);
+    let token_url = format!(
+        "{}/api/upload-token?filename=late.png&contentType=image%2Fpng",
+        server.app_url
+    );
+    let raw = client()
+        .get(&token_url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let token: Value = serde_json::from_slice(&raw).unwrap();
+    let fields = common::ordered_fields(&raw);
+    let upload_url = token["url"].as_str().unwrap().to_owned();
+    let upload = tokio::spawn(async move {
+        post_form(&upload_url, &fields, "late.png", "image/png", png()).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // While the emulator drains, the app server turns away new requests.
+    let app_url = server.app_url.clone();
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let late = client()
+        .get(format!("{app_url}/api/limits"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // The upload completes with the app server's answer.
+    let (status, body) = upload.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["Status"], "OK");
+    stopping.await.unwrap().unwrap();
+
+    // After a restart the upload is on record.
+    let server = start(dir.path(), ConfigSources::default()).await;
+    let list = get_json(&format!("{}/api/uploads", server.app_url)).await;
+    let uploads = list["uploads"].as_array().unwrap();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0]["object"], token["key"]);
+    server.stop().await.unwrap();
+}
