@@ -392,6 +392,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn upgrade_keeps_rows_and_allows_reuploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ossgate.db");
+
+        // A database created by the first migration only, with a row recorded
+        // before callbacks had to carry a request id.
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePool::connect_with(options).await.unwrap();
+            let mut first_only = sqlx::migrate!("./migrations");
+            first_only.migrations = first_only.migrations[..1].to_vec().into();
+            first_only.run(&pool).await.unwrap();
+            sqlx::query(
+                "INSERT INTO uploads (id, bucket, object, size, etag, mime_type, user_id, \
+                 token_id, oss_request_id, created_at) \
+                 VALUES (7, 'b', 'a.txt', 11, 'E', 'text/plain', 'alice', 't1', NULL, ?)",
+            )
+            .bind("2026-12-04T09:00:00Z".parse::<DateTime<Utc>>().unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+
+        let db = Database::open(&path).await.unwrap();
+        let kept = db
+            .get("alice", 7)
+            .await
+            .unwrap()
+            .expect("the old row is kept");
+        assert_eq!(kept.size, 11);
+        assert_eq!(kept.oss_request_id, None);
+
+        // The same token and object with a request id is a new upload now.
+        let outcome = db.record(&upload("t1", "a.txt", "r1")).await.unwrap();
+        assert!(
+            matches!(&outcome, RecordOutcome::Inserted(row) if row.id > 7),
+            "{outcome:?}"
+        );
+        assert_eq!(db.list("alice", 10, None).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
     async fn file_database_uses_wal() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(&dir.path().join("sub/ossgate.db"))
