@@ -1,16 +1,23 @@
-//! The shared state, the router with its layers, and the serve loop.
+//! The shared state, the router with its layers, and the serve loop with its
+//! header timeout and shutdown deadline.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use ossgate_protocol::CallbackPublicKey;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::Service as _;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -220,21 +227,162 @@ async fn track_latency(State(state): State<AppState>, request: Request, next: Ne
     response
 }
 
+/// How long a client may take to send a request's headers, and how long
+/// in-flight requests get to finish after the shutdown signal.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeOptions {
+    /// Time from when the server waits for a request (a new connection, or
+    /// a kept-alive one after its last response) until the request's headers
+    /// are complete. A slower client is disconnected, so it cannot hold a
+    /// connection by sending headers slowly. Idle kept-alive connections
+    /// close after this time too.
+    pub header_read_timeout: Duration,
+    /// Time from the shutdown signal until connections still open are closed.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight.
+/// requests in flight, with the default [`ServeOptions`].
 ///
-/// # Errors
-///
-/// The listener fails.
+/// Returns `Ok` once shut down. Accept errors are logged and retried as in
+/// `axum::serve`, so today no listener error ends serving.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, router, shutdown, ServeOptions::default()).await
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves. Then it stops
+/// accepting, tells every connection to finish its request in flight and
+/// close, and after `options.shutdown_grace` closes the connections still
+/// open.
+///
+/// HTTP/1 and HTTP/2 (prior knowledge) are served as `axum::serve` serves
+/// them, and handlers get the peer address as `ConnectInfo<SocketAddr>`.
+/// Returns as [`serve`] does.
+pub async fn serve_with(
+    mut listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    options: ServeOptions,
+) -> std::io::Result<()> {
+    let mut builder = ConnectionBuilder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout);
+    builder.http2().enable_connect_protocol();
+    let builder = Arc::new(builder);
+
+    // Accept until the signal, reaping finished connection tasks on the way.
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            (stream, remote) = axum::serve::Listener::accept(&mut listener) => {
+                connections.spawn(serve_connection(
+                    Arc::clone(&builder),
+                    stream,
+                    remote,
+                    router.clone(),
+                    stopping.clone(),
+                    options.header_read_timeout,
+                ));
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+
+    // Let the requests in flight finish, then close what is left.
+    let open = connections.len();
+    tracing::info!(
+        open,
+        grace_secs = options.shutdown_grace.as_secs_f64(),
+        "shutting down: waiting for open connections"
+    );
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(options.shutdown_grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        let cut = connections.len();
+        tracing::warn!(
+            cut,
+            grace_secs = options.shutdown_grace.as_secs_f64(),
+            "closed connections still open at the shutdown deadline"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Serves one connection until it closes, the client misses the header
+/// deadline, or the server shuts down.
+///
+/// hyper's HTTP/1 header timeout covers each request once the protocol is
+/// known, but not the bytes before that (the protocol sniff) nor HTTP/2. So
+/// a connection whose first request has not reached the router within
+/// `header_read_timeout` is closed here.
+async fn serve_connection(
+    builder: Arc<ConnectionBuilder<TokioExecutor>>,
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    router: Router,
+    mut stopping: watch::Receiver<bool>,
+    header_read_timeout: Duration,
+) {
+    let first_request_seen = Arc::new(AtomicBool::new(false));
+    let service = hyper::service::service_fn({
+        let first_request_seen = Arc::clone(&first_request_seen);
+        move |mut request: http::Request<hyper::body::Incoming>| {
+            first_request_seen.store(true, Ordering::Relaxed);
+            request.extensions_mut().insert(ConnectInfo(remote));
+            router.clone().call(request)
+        }
+    });
+    let mut connection =
+        std::pin::pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
+    let mut first_request_deadline = std::pin::pin!(tokio::time::sleep(header_read_timeout));
+    let mut deadline_checked = false;
+    let mut shutting_down = false;
+
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%remote, %error, "connection ended with an error");
+                }
+                return;
+            }
+            () = &mut first_request_deadline, if !deadline_checked => {
+                deadline_checked = true;
+                if !first_request_seen.load(Ordering::Relaxed) {
+                    tracing::debug!(
+                        %remote,
+                        "closed a connection that sent no complete request headers in time"
+                    );
+                    return;
+                }
+            }
+            _ = stopping.changed(), if !shutting_down => {
+                shutting_down = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
 }

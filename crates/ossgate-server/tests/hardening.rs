@@ -6,13 +6,19 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use ossgate_server::app::{serve_with, ServeOptions};
 use ossgate_server::config::ConfigSources;
 use ossgate_server::{DevOptions, DevServer};
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// A 1x1 PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
@@ -316,4 +322,174 @@ async fn raw_paths_never_become_labels() {
             "unexpected route label {route}: {text}"
         );
     }
+}
+
+/// A test app served over a real socket by the serve loop.
+struct Served {
+    address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+async fn serve_app(options: ServeOptions) -> Served {
+    let app = common::app(common::sources()).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let task = tokio::spawn(serve_with(listener, app.router, shutdown, options));
+    Served {
+        address,
+        stop,
+        task,
+    }
+}
+
+/// Reads until the server closes the connection (or resets it), giving up
+/// after `limit`. Returns what was read, or `None` when the connection was
+/// still open at the limit.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(limit, async {
+        let mut buffer = [0u8; 1024];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(count) => received.extend_from_slice(&buffer[..count]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| received)
+}
+
+const PARTIAL_HEADERS: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n";
+
+#[tokio::test]
+async fn partial_headers_are_cut_off() {
+    let served = serve_app(ServeOptions {
+        header_read_timeout: Duration::from_millis(500),
+        shutdown_grace: Duration::from_secs(10),
+    })
+    .await;
+
+    let started = Instant::now();
+    let mut client = TcpStream::connect(served.address).await.unwrap();
+    client.write_all(PARTIAL_HEADERS).await.unwrap();
+    let closed = read_until_closed(&mut client, Duration::from_secs(5)).await;
+    let elapsed = started.elapsed();
+    assert!(closed.is_some(), "still open after 5 s");
+    assert!(elapsed >= Duration::from_millis(400), "{elapsed:?}");
+
+    // A client that finishes its headers in time is served.
+    let mut client = TcpStream::connect(served.address).await.unwrap();
+    client
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let response = read_until_closed(&mut client, Duration::from_secs(5))
+        .await
+        .expect("the server closes after the response");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    served.stop.send(()).unwrap();
+    served.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn silent_connection_is_cut_off() {
+    let served = serve_app(ServeOptions {
+        header_read_timeout: Duration::from_millis(500),
+        shutdown_grace: Duration::from_secs(10),
+    })
+    .await;
+
+    let mut client = TcpStream::connect(served.address).await.unwrap();
+    let closed = read_until_closed(&mut client, Duration::from_secs(5)).await;
+    assert_eq!(closed, Some(Vec::new()));
+
+    served.stop.send(()).unwrap();
+    served.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_closes_stuck_clients_at_deadline() {
+    let served = serve_app(ServeOptions {
+        header_read_timeout: Duration::from_secs(60),
+        shutdown_grace: Duration::from_millis(300),
+    })
+    .await;
+
+    // One client sends nothing, one stops inside its headers, and one stops
+    // inside the body of a request the router is already handling.
+    let mut silent = TcpStream::connect(served.address).await.unwrap();
+    let mut partial = TcpStream::connect(served.address).await.unwrap();
+    partial.write_all(PARTIAL_HEADERS).await.unwrap();
+    let mut in_flight = TcpStream::connect(served.address).await.unwrap();
+    in_flight
+        .write_all(
+            b"POST /api/oss/callback HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\n\
+              Content-Length: 1000\r\n\r\nbucket=",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    served.stop.send(()).unwrap();
+    let finished = tokio::time::timeout(Duration::from_secs(5), served.task).await;
+    let elapsed = started.elapsed();
+    assert!(finished.is_ok(), "shutdown still waiting after 5 s");
+    finished.unwrap().unwrap().unwrap();
+    assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
+
+    for (name, client) in [
+        ("silent", &mut silent),
+        ("partial", &mut partial),
+        ("in flight", &mut in_flight),
+    ] {
+        let closed = read_until_closed(client, Duration::from_secs(2)).await;
+        assert!(closed.is_some(), "the {name} client is still connected");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_lets_request_in_flight_finish() {
+    let served = serve_app(ServeOptions {
+        header_read_timeout: Duration::from_secs(60),
+        shutdown_grace: Duration::from_secs(10),
+    })
+    .await;
+
+    // A callback whose body is still arriving when the signal comes.
+    let body = b"bucket=b&object=o";
+    let mut client = TcpStream::connect(served.address).await.unwrap();
+    let head = format!(
+        "POST /api/oss/callback HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    client.write_all(head.as_bytes()).await.unwrap();
+    client.write_all(&body[..5]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    served.stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    client.write_all(&body[5..]).await.unwrap();
+
+    // The request gets its response (an unsigned callback is rejected), and
+    // then the server closes the connection and stops.
+    let response = read_until_closed(&mut client, Duration::from_secs(5))
+        .await
+        .expect("the server closes after the response");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    let finished = tokio::time::timeout(Duration::from_secs(5), served.task).await;
+    assert!(finished.is_ok(), "shutdown still waiting after 5 s");
 }
