@@ -152,6 +152,12 @@ pub enum ApiError {
     InvalidToken(String),
     #[error("{0} not found")]
     NotFound(String),
+    #[error(
+        "GET /api/policy cannot be used with STS credentials: its response has no field for the \
+         security token, so OSS would reject every upload. Use GET /api/upload-token, or \
+         long-term RAM user credentials"
+    )]
+    LegacyPolicyWithSts,
     #[error("{0}")]
     Callback(#[from] CallbackRejection),
     #[error("the database is not reachable")]
@@ -170,6 +176,7 @@ impl ApiError {
             Self::MissingToken => (StatusCode::UNAUTHORIZED, "MissingToken"),
             Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "InvalidToken"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
+            Self::LegacyPolicyWithSts => (StatusCode::NOT_IMPLEMENTED, "LegacyPolicyWithSts"),
             Self::Callback(rejection) => rejection.status_and_code(),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),

@@ -55,6 +55,9 @@ pub async fn legacy_policy(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let user = state.auth().authenticate(&headers)?;
+    if state.config().credentials.security_token.is_some() {
+        return Err(ApiError::LegacyPolicyWithSts);
+    }
     let policy = state.issuer().issue_legacy(&user, Utc::now());
     state.metrics().token_issued("policy");
     Ok(no_store(json_body(&policy, TOKEN_BODY_CAPACITY)?))

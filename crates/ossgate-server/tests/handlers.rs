@@ -270,6 +270,23 @@ async fn sts_token_in_form_and_policy() {
 }
 
 #[tokio::test]
+async fn legacy_policy_with_sts_is_refused() {
+    let mut sources = sources();
+    sources
+        .env
+        .push(("OSS_SESSION_TOKEN".into(), "sts-session-token".into()));
+    let app = app(sources).await;
+    let answer = app.get("/api/policy", Some(ALICE_TOKEN)).await;
+    assert_eq!(answer.status, StatusCode::NOT_IMPLEMENTED);
+    let body: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(body["code"], "LegacyPolicyWithSts");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("/api/upload-token"));
+}
+
+#[tokio::test]
 async fn legacy_policy_has_the_sample_shape() {
     let app = app(sources()).await;
     let answer = app.get("/api/policy", Some(ALICE_TOKEN)).await;
