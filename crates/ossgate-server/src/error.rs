@@ -176,7 +176,7 @@ impl ApiError {
             Self::MissingToken => (StatusCode::UNAUTHORIZED, "MissingToken"),
             Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "InvalidToken"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
-            Self::LegacyPolicyWithSts => (StatusCode::NOT_IMPLEMENTED, "LegacyPolicyWithSts"),
+            Self::LegacyPolicyWithSts => (StatusCode::CONFLICT, "LegacyPolicyWithSts"),
             Self::Callback(rejection) => rejection.status_and_code(),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),

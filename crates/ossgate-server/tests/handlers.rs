@@ -277,7 +277,7 @@ async fn legacy_policy_with_sts_is_refused() {
         .push(("OSS_SESSION_TOKEN".into(), "sts-session-token".into()));
     let app = app(sources).await;
     let answer = app.get("/api/policy", Some(ALICE_TOKEN)).await;
-    assert_eq!(answer.status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(answer.status, StatusCode::CONFLICT);
     let body: Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(body["code"], "LegacyPolicyWithSts");
     assert!(body["message"]
