@@ -32,7 +32,8 @@ use zeroize::Zeroizing;
 /// `x-oss-date` for 15 minutes, and a token's `x-oss-date` is its issue time.
 pub const MAX_V4_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
-/// The default route of the OSS callback, used unless `callback.path` is set.
+/// The default route of the OSS callback in `ossgate dev`. Otherwise the route
+/// is `callback.path`, or the path of `callback.url` when that is unset.
 pub const DEFAULT_CALLBACK_PATH: &str = "/api/oss/callback";
 
 /// Whether the settings are for production (`ossgate serve`) or for
@@ -269,7 +270,8 @@ pub struct ServerConfig {
     pub callback_url: String,
     pub callback_host: Option<String>,
     pub callback_sni: Option<bool>,
-    /// The route the callback is served on, e.g. `/api/oss/callback`.
+    /// The route the callback is served on, e.g. `/api/oss/callback`. The
+    /// callback URL's path is always `public_path_prefix` + this route.
     pub callback_path: String,
     /// Prepended to the request target before verification, for servers
     /// behind a reverse proxy that strips a path prefix (e.g. `/ossgate`).
@@ -764,22 +766,8 @@ impl ServerConfig {
                 String::new()
             }
         };
-        let callback_path = raw
-            .callback
-            .path
-            .unwrap_or_else(|| DEFAULT_CALLBACK_PATH.to_owned());
-        if !callback_path.starts_with('/') || callback_path.contains(['?', '#', '{', '}']) {
-            problems.add(
-                "callback.path",
-                format!("invalid route {callback_path:?}: give a plain path starting with '/'"),
-            );
-        } else if is_reserved_route(&callback_path) {
-            problems.add(
-                "callback.path",
-                format!("{callback_path:?} is used by another route: pick another path"),
-            );
-        }
         let public_path_prefix = raw.callback.public_path_prefix.unwrap_or_default();
+        let mut prefix_is_valid = true;
         if !public_path_prefix.is_empty()
             && (!public_path_prefix.starts_with('/')
                 || public_path_prefix.ends_with('/')
@@ -792,7 +780,38 @@ impl ServerConfig {
                      strips, starting with '/' and without a trailing '/', e.g. \"/ossgate\""
                 ),
             );
+            prefix_is_valid = false;
+        } else if mode == Mode::Dev && !public_path_prefix.is_empty() {
+            // The emulator posts callbacks to the app server directly, so no
+            // proxy strips the prefix and every signature check would fail.
+            problems.add(
+                "callback.public_path_prefix",
+                format!(
+                    "{public_path_prefix:?} is set, but `ossgate dev` has no reverse proxy: \
+                     unset callback.public_path_prefix for dev mode"
+                ),
+            );
+            prefix_is_valid = false;
         }
+        let callback_path = match raw.callback.path {
+            Some(path) => {
+                if let Err(reason) = check_callback_path(&path) {
+                    problems.add("callback.path", format!("invalid route {path:?}: {reason}"));
+                } else if prefix_is_valid {
+                    check_callback_url_path(
+                        &callback_url,
+                        &public_path_prefix,
+                        &path,
+                        &mut problems,
+                    );
+                }
+                path
+            }
+            None if prefix_is_valid => {
+                derive_callback_path(&callback_url, &public_path_prefix, &mut problems)
+            }
+            None => DEFAULT_CALLBACK_PATH.to_owned(),
+        };
         let trusted_key_url_prefixes = raw.callback.trusted_key_url_prefixes.unwrap_or_default();
         for prefix in &trusted_key_url_prefixes {
             if let Err(reason) = check_key_url_prefix(prefix) {
@@ -1429,6 +1448,112 @@ fn check_dir_template(template: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a callback route: a plain path starting with '/' that no other
+/// route of the server uses.
+fn check_callback_path(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') || path.contains(['?', '#', '{', '}']) {
+        return Err("give a plain path starting with '/'");
+    }
+    if is_reserved_route(path) {
+        return Err("another route of the server uses it: pick another path");
+    }
+    Ok(())
+}
+
+/// Checks that the callback URL's path is `prefix + path`, the route the
+/// server serves behind the reverse proxy. OSS posts to the URL's path and
+/// signs it, so no proxy may rewrite it into another route. The query is not
+/// compared because the server verifies it as received.
+fn check_callback_url_path(url: &str, prefix: &str, path: &str, problems: &mut Problems) {
+    // A missing or invalid URL is reported already.
+    let Ok(mut url) = url::Url::parse(url) else {
+        return;
+    };
+    let expected = format!("{prefix}{path}");
+    if url.path() == expected {
+        return;
+    }
+
+    let url_path = url.path().to_owned();
+    let route = if prefix.is_empty() {
+        format!("callback.path {path:?}")
+    } else {
+        format!("callback.public_path_prefix + callback.path ({expected:?})")
+    };
+    // The other fix, when the URL's path has a usable route after the prefix.
+    let alternative = match url_path.strip_prefix(prefix) {
+        Some(route) if route.starts_with('/') && check_callback_path(route).is_ok() => {
+            format!(", or set callback.path to {route:?}")
+        }
+        _ => String::new(),
+    };
+    url.set_path(&expected);
+    problems.add(
+        "callback.url",
+        format!(
+            "its path {url_path:?} differs from {route}, but OSS posts to the URL's path and \
+             signs it. Set callback.url to {:?}{alternative}",
+            url.as_str()
+        ),
+    );
+}
+
+/// Derives the callback route from the callback URL's path when
+/// `callback.path` is unset: the URL's path without `prefix`, which the
+/// reverse proxy strips. Falls back to [`DEFAULT_CALLBACK_PATH`] after
+/// reporting a problem.
+fn derive_callback_path(url: &str, prefix: &str, problems: &mut Problems) -> String {
+    // A missing or invalid URL is reported already.
+    let Ok(mut url) = url::Url::parse(url) else {
+        return DEFAULT_CALLBACK_PATH.to_owned();
+    };
+    let url_path = url.path().to_owned();
+
+    // The part after the prefix must be empty or a path of its own, because
+    // "/ossgatex/cb" is outside the prefix "/ossgate".
+    let Some(route) = url_path
+        .strip_prefix(prefix)
+        .filter(|route| route.is_empty() || route.starts_with('/'))
+    else {
+        let suggested = if url_path == "/" {
+            DEFAULT_CALLBACK_PATH
+        } else {
+            url_path.as_str()
+        };
+        url.set_path(&format!("{prefix}{suggested}"));
+        problems.add(
+            "callback.url",
+            format!(
+                "its path {url_path:?} is outside callback.public_path_prefix {prefix:?}, which \
+                 the reverse proxy strips from every callback. Set callback.url to {:?}, or \
+                 unset callback.public_path_prefix if no proxy strips it",
+                url.as_str()
+            ),
+        );
+        return DEFAULT_CALLBACK_PATH.to_owned();
+    };
+
+    if route.is_empty() || route == "/" {
+        url.set_path(&format!("{prefix}{DEFAULT_CALLBACK_PATH}"));
+        problems.add(
+            "callback.url",
+            format!(
+                "its path {url_path:?} has no callback route: add one, e.g. {:?}. With \
+                 callback.path unset, the server serves the callback on the URL's path",
+                url.as_str()
+            ),
+        );
+        return DEFAULT_CALLBACK_PATH.to_owned();
+    }
+    if let Err(reason) = check_callback_path(route) {
+        problems.add(
+            "callback.url",
+            format!("its path gives the invalid callback route {route:?}: {reason}"),
+        );
+    }
+    route.to_owned()
+}
+
 fn is_reserved_route(path: &str) -> bool {
     matches!(
         path,
@@ -1669,6 +1794,159 @@ mod tests {
 
         let config = load(complete_env()).unwrap();
         assert_eq!(config.callback_url_warning(), None);
+    }
+
+    /// Complete settings with the given callback URL, path and prefix.
+    fn callback_env(url: &str, path: Option<&str>, prefix: Option<&str>) -> Vec<(String, String)> {
+        let mut vars = complete_env();
+        vars.retain(|(name, _)| name != "OSSGATE_CALLBACK_URL");
+        vars.push(("OSSGATE_CALLBACK_URL".into(), url.into()));
+        if let Some(path) = path {
+            vars.push(("OSSGATE_CALLBACK_PATH".into(), path.into()));
+        }
+        if let Some(prefix) = prefix {
+            vars.push(("OSSGATE_PUBLIC_PATH_PREFIX".into(), prefix.into()));
+        }
+        vars
+    }
+
+    fn only_message(errors: &ConfigErrors) -> &str {
+        assert_eq!(errors.0.len(), 1, "{errors}");
+        &errors.0[0].message
+    }
+
+    #[test]
+    fn callback_path_is_derived_from_url() {
+        let vars = callback_env("https://app.example.com/hooks/oss?source=oss", None, None);
+        let config = load(vars).unwrap();
+        assert_eq!(config.callback_path, "/hooks/oss");
+        assert_eq!(config.public_path_prefix, "");
+    }
+
+    #[test]
+    fn callback_path_is_derived_after_prefix() {
+        let vars = callback_env(
+            "https://app.example.com/ossgate/hooks/oss",
+            None,
+            Some("/ossgate"),
+        );
+        let config = load(vars).unwrap();
+        assert_eq!(config.callback_path, "/hooks/oss");
+        assert_eq!(config.public_path_prefix, "/ossgate");
+    }
+
+    #[test]
+    fn callback_url_matching_prefix_and_path_is_accepted() {
+        let vars = callback_env(
+            "https://app.example.com/ossgate/hooks/oss?source=oss",
+            Some("/hooks/oss"),
+            Some("/ossgate"),
+        );
+        let config = load(vars).unwrap();
+        assert_eq!(config.callback_path, "/hooks/oss");
+    }
+
+    #[test]
+    fn callback_url_differing_from_path_is_rejected() {
+        let vars = callback_env(
+            "https://app.example.com/hooks/oss?source=oss",
+            Some("/api/oss/callback"),
+            None,
+        );
+        let errors = load(vars).unwrap_err();
+        assert_eq!(settings(&errors), ["callback.url"]);
+        let message = only_message(&errors);
+        assert!(message.contains("\"/hooks/oss\""), "{message}");
+        assert!(
+            message.contains("callback.path \"/api/oss/callback\""),
+            "{message}"
+        );
+        assert!(
+            message.contains("\"https://app.example.com/api/oss/callback?source=oss\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn callback_url_without_prefix_is_rejected() {
+        let vars = callback_env(
+            "https://app.example.com/hooks/oss",
+            Some("/hooks/oss"),
+            Some("/ossgate"),
+        );
+        let errors = load(vars).unwrap_err();
+        assert_eq!(settings(&errors), ["callback.url"]);
+        let message = only_message(&errors);
+        assert!(message.contains("\"/ossgate/hooks/oss\""), "{message}");
+        assert!(message.contains("callback.public_path_prefix"), "{message}");
+    }
+
+    #[test]
+    fn callback_url_outside_prefix_is_rejected() {
+        for url in [
+            "https://app.example.com/api/oss/callback",
+            "https://app.example.com/ossgatex/api/oss/callback",
+        ] {
+            let errors = load(callback_env(url, None, Some("/ossgate"))).unwrap_err();
+            assert_eq!(settings(&errors), ["callback.url"], "{url}");
+            let message = only_message(&errors);
+            assert!(message.contains("outside"), "{url}: {message}");
+        }
+
+        let vars = callback_env(
+            "https://app.example.com/api/oss/callback",
+            None,
+            Some("/ossgate"),
+        );
+        let errors = load(vars).unwrap_err();
+        let message = only_message(&errors);
+        assert!(
+            message.contains("\"https://app.example.com/ossgate/api/oss/callback\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn callback_url_without_route_is_rejected() {
+        for (url, prefix) in [
+            ("https://app.example.com", None),
+            ("https://app.example.com/", None),
+            ("https://app.example.com/ossgate", Some("/ossgate")),
+            ("https://app.example.com/ossgate/", Some("/ossgate")),
+        ] {
+            let errors = load(callback_env(url, None, prefix)).unwrap_err();
+            assert_eq!(settings(&errors), ["callback.url"], "{url}");
+            let message = only_message(&errors);
+            assert!(message.contains("no callback route"), "{url}: {message}");
+        }
+    }
+
+    #[test]
+    fn callback_url_on_reserved_route_is_rejected() {
+        let vars = callback_env("https://app.example.com/api/policy", None, None);
+        let errors = load(vars).unwrap_err();
+        assert_eq!(settings(&errors), ["callback.url"]);
+    }
+
+    #[test]
+    fn dev_mode_rejects_public_path_prefix() {
+        let sources = ConfigSources {
+            env: callback_env(
+                "http://127.0.0.1:8080/api/oss/callback",
+                None,
+                Some("/ossgate"),
+            ),
+            ..ConfigSources::default()
+        };
+        let errors = ServerConfig::load(&sources, Mode::Dev).unwrap_err();
+        assert_eq!(settings(&errors), ["callback.public_path_prefix"]);
+
+        let sources = ConfigSources {
+            env: callback_env("http://127.0.0.1:8080/api/oss/callback", None, None),
+            ..ConfigSources::default()
+        };
+        let config = ServerConfig::load(&sources, Mode::Dev).unwrap();
+        assert_eq!(config.callback_path, DEFAULT_CALLBACK_PATH);
     }
 
     #[test]
