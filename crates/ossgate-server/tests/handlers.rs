@@ -707,6 +707,10 @@ async fn callback_query_is_part_of_the_signed_target() {
 async fn proxy_prefix_is_prepended_before_verification() {
     let mut sources = sources();
     sources.set("callback.public_path_prefix", "/ossgate");
+    sources.set(
+        "callback.url",
+        "https://app.example.com/ossgate/api/oss/callback",
+    );
     let app = app(sources).await;
 
     // OSS signed the public path; the proxy stripped the prefix.
@@ -736,6 +740,7 @@ async fn proxy_prefix_is_prepended_before_verification() {
 async fn configured_callback_path_is_served() {
     let mut sources = sources();
     sources.set("callback.path", "/hooks/oss");
+    sources.set("callback.url", "https://app.example.com/hooks/oss");
     let app = app(sources).await;
     let (_, body) = accepted_callback(&app).await;
     let answer = app.signed_callback("/hooks/oss", &body).await;
