@@ -15,6 +15,13 @@
 //! the grace period. Later it is rejected as expired. A replay must repeat the
 //! OSS request id, the token and the object: a callback reusing the request id
 //! of another upload is rejected, so it never receives that upload's record.
+//!
+//! The request id comes from the body's `reqId`, which OSS fills from
+//! `${reqId}` and covers with the signature. When that field is missing or
+//! empty, the callback's `x-oss-request-id` header is used instead, with a
+//! warning in the log, because `${reqId}` appears only in newer OSS
+//! documentation and an endpoint that renders it empty would otherwise fail
+//! every callback. A callback with neither is rejected.
 
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
@@ -33,6 +40,9 @@ pub struct CallbackRequest<'a> {
     pub authorization: Option<&'a str>,
     /// The `x-oss-pub-key-url` header, base64.
     pub pub_key_url: Option<&'a str>,
+    /// The `x-oss-request-id` header. OSS sends it with every callback, but
+    /// the signature does not cover it.
+    pub oss_request_id: Option<&'a str>,
     pub body: &'a [u8],
 }
 
@@ -51,6 +61,20 @@ struct CallbackBody {
     client_ip: Option<String>,
     request_id: String,
     ticket: String,
+}
+
+/// The maximum length of an `x-oss-request-id` header used as the request id.
+/// The bound is a generous estimate, not a documented OSS limit, and it keeps
+/// an unsigned value from bloating the database and the log.
+const MAX_HEADER_REQUEST_ID_LENGTH: usize = 128;
+
+/// The origin of the OSS request id that identifies an upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestIdSource {
+    /// The signed `reqId` field of the body.
+    Body,
+    /// The unsigned `x-oss-request-id` header.
+    Header,
 }
 
 /// Verifies and records a callback.
@@ -116,7 +140,10 @@ async fn check_and_record(
             .ok_or(CallbackRejection::Verify(VerifyError::MissingHeader(
                 "x-oss-pub-key-url",
             )))?;
-    let body = parse_body(request.body)?;
+    let mut body = parse_body(request.body)?;
+    let (request_id, request_id_source) =
+        resolve_request_id(&body.request_id, request.oss_request_id)?;
+    body.request_id = request_id;
     let ticket = state
         .issuer()
         .ticket_key()
@@ -132,6 +159,15 @@ async fn check_and_record(
         .map_err(CallbackRejection::Verify)?;
     ossgate_protocol::verify::verify(request.target, request.body, authorization, &key)
         .map_err(CallbackRejection::Verify)?;
+
+    // Warned only now, so an unsigned POST cannot fill the log with warnings.
+    if request_id_source == RequestIdSource::Header {
+        tracing::warn!(
+            object = %body.object,
+            x_oss_request_id = %body.request_id,
+            "the callback body has no reqId, so the unsigned x-oss-request-id header was used as the request id (check that this OSS endpoint fills ${{reqId}})"
+        );
+    }
 
     // The ticket's expiry, now that OSS vouches for the body.
     ticket
@@ -241,12 +277,11 @@ fn parse_body(body: &[u8]) -> Result<CallbackBody, CallbackRejection> {
             _ => {}
         }
     }
-    // The request id identifies the upload, and the callback template always
-    // asks OSS for `${reqId}`, so a body without one did not come from it.
+    // An empty `reqId` is left to `resolve_request_id`, which can fall back
+    // to the request's header.
     for (field, value) in [
         ("bucket", &parsed.bucket),
         ("object", &parsed.object),
-        ("reqId", &parsed.request_id),
         ("ticket", &parsed.ticket),
     ] {
         if value.is_empty() {
@@ -257,6 +292,39 @@ fn parse_body(body: &[u8]) -> Result<CallbackBody, CallbackRejection> {
         return Err(CallbackRejection::MalformedBody("size"));
     }
     Ok(parsed)
+}
+
+/// Picks the OSS request id that identifies the upload: the body's `reqId`
+/// when it is not empty, else the `x-oss-request-id` header.
+///
+/// The header is not signed, yet it is safe as a fallback because the request
+/// id only decides which callbacks count as replays of one upload. The ticket,
+/// the signature over the body, the object's scope and the user are still
+/// checked, so a forged header can at most record the same authorised upload
+/// twice. Reusing another upload's request id is rejected as a replay
+/// mismatch, as it is for a body value.
+///
+/// # Errors
+///
+/// [`CallbackRejection::MalformedBody`] naming `reqId` when the body has no
+/// `reqId` and the header is missing, empty, longer than
+/// [`MAX_HEADER_REQUEST_ID_LENGTH`] or not visible ASCII.
+fn resolve_request_id(
+    body_value: &str,
+    header: Option<&str>,
+) -> Result<(String, RequestIdSource), CallbackRejection> {
+    if !body_value.is_empty() {
+        return Ok((body_value.to_owned(), RequestIdSource::Body));
+    }
+    let valid_header = header.filter(|value| {
+        !value.is_empty()
+            && value.len() <= MAX_HEADER_REQUEST_ID_LENGTH
+            && value.bytes().all(|byte| byte.is_ascii_graphic())
+    });
+    match valid_header {
+        Some(value) => Ok((value.to_owned(), RequestIdSource::Header)),
+        None => Err(CallbackRejection::MalformedBody("reqId")),
+    }
 }
 
 #[cfg(test)]
@@ -297,16 +365,63 @@ mod tests {
             CallbackRejection::MalformedBody("size")
         );
         assert_eq!(
-            parse_body(b"bucket=b&object=o&size=1&ticket=t").unwrap_err(),
-            CallbackRejection::MalformedBody("reqId")
-        );
-        assert_eq!(
-            parse_body(b"bucket=b&object=o&size=1&reqId=&ticket=t").unwrap_err(),
-            CallbackRejection::MalformedBody("reqId")
-        );
-        assert_eq!(
             parse_body(b"bucket=b&object=o&size=-1&reqId=R&ticket=t").unwrap_err(),
             CallbackRejection::MalformedBody("size")
         );
+    }
+
+    #[test]
+    fn body_without_request_id_parses() {
+        let parsed = parse_body(b"bucket=b&object=o&size=1&reqId=&ticket=t").unwrap();
+        assert_eq!(parsed.request_id, "");
+        let parsed = parse_body(b"bucket=b&object=o&size=1&ticket=t").unwrap();
+        assert_eq!(parsed.request_id, "");
+    }
+
+    #[test]
+    fn request_id_prefers_body() {
+        assert_eq!(
+            resolve_request_id("BODY1", Some("HEADER1")).unwrap(),
+            ("BODY1".to_owned(), RequestIdSource::Body)
+        );
+        assert_eq!(
+            resolve_request_id("BODY1", None).unwrap(),
+            ("BODY1".to_owned(), RequestIdSource::Body)
+        );
+    }
+
+    #[test]
+    fn request_id_falls_back_to_header() {
+        assert_eq!(
+            resolve_request_id("", Some("5C1F0000000000000000AB12")).unwrap(),
+            (
+                "5C1F0000000000000000AB12".to_owned(),
+                RequestIdSource::Header
+            )
+        );
+        let longest = "A".repeat(MAX_HEADER_REQUEST_ID_LENGTH);
+        assert_eq!(
+            resolve_request_id("", Some(&longest)).unwrap(),
+            (longest.clone(), RequestIdSource::Header)
+        );
+    }
+
+    #[test]
+    fn request_id_without_valid_source_is_rejected() {
+        let too_long = "A".repeat(MAX_HEADER_REQUEST_ID_LENGTH + 1);
+        for header in [
+            None,
+            Some(""),
+            Some(too_long.as_str()),
+            Some("5C1F 0000"),
+            Some("5C1F\t0000"),
+            Some("5C1F\u{e9}0000"),
+        ] {
+            assert_eq!(
+                resolve_request_id("", header).unwrap_err(),
+                CallbackRejection::MalformedBody("reqId"),
+                "header {header:?}"
+            );
+        }
     }
 }

@@ -98,6 +98,7 @@ pub async fn callback(
         target: &target,
         authorization: header("authorization"),
         pub_key_url: header("x-oss-pub-key-url"),
+        oss_request_id: header("x-oss-request-id"),
         body: &body,
     };
     let now = Utc::now();

@@ -6,7 +6,8 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
@@ -29,6 +30,32 @@ fn callback_body(token: &Value, object: &str, size: u64, request_id: &str) -> St
     let mut context = stored(object, size, "image/png");
     context.req_id = request_id.to_owned();
     render(token["fields"]["callback"].as_str().unwrap(), &context)
+}
+
+/// Posts a callback signed with the test key, like `signed_callback`, plus an
+/// `x-oss-request-id` header.
+async fn signed_callback_with_request_id(app: &TestApp, body: &str, request_id: &str) -> Answer {
+    let target = "/api/oss/callback";
+    let request = Request::post(target)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", sign(target, body))
+        .header("x-oss-pub-key-url", b64(TEST_KEY_URL))
+        .header("x-oss-request-id", request_id)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    app.send(request).await
+}
+
+/// Reads the OSS request id recorded for alice's upload `id`.
+async fn recorded_request_id(app: &TestApp, id: &Value) -> Option<String> {
+    let upload = app
+        .state
+        .db()
+        .get("alice", id.as_i64().unwrap())
+        .await
+        .unwrap()
+        .expect("the upload is recorded for alice");
+    upload.oss_request_id
 }
 
 #[tokio::test]
@@ -129,6 +156,93 @@ async fn callback_without_request_id_is_rejected() {
     assert_eq!(answer.code(), "MalformedCallbackBody");
     let message = answer.json()["message"].as_str().unwrap().to_owned();
     assert!(message.contains("reqId"), "{message}");
+}
+
+#[tokio::test]
+async fn callback_without_request_id_field_is_rejected() {
+    let app = app(sources()).await;
+    let token = token_for(&app, ALICE_TOKEN, "filename=cat.png").await;
+    let rendered = callback_body(&token, token["key"].as_str().unwrap(), 68, "");
+    let body = rendered.replace("&reqId=&", "&");
+    assert!(!body.contains("reqId"), "{body}");
+    let answer = app.signed_callback("/api/oss/callback", &body).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.code(), "MalformedCallbackBody");
+    let message = answer.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("reqId"), "{message}");
+}
+
+#[tokio::test]
+async fn request_id_header_replaces_empty_body_field() {
+    let app = app(sources()).await;
+    let token = token_for(&app, ALICE_TOKEN, "filename=cat.png").await;
+    let body = callback_body(&token, token["key"].as_str().unwrap(), 68, "");
+    assert!(body.contains("&reqId=&"), "{body}");
+    let header_id = "5C0000000000000000000000EADE";
+
+    let answer = signed_callback_with_request_id(&app, &body, header_id).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let id = answer.json()["id"].clone();
+    assert_eq!(
+        recorded_request_id(&app, &id).await.as_deref(),
+        Some(header_id)
+    );
+
+    // The header now identifies the upload, so a replay adds no row.
+    let replay = signed_callback_with_request_id(&app, &body, header_id).await;
+    assert_eq!(replay.status, StatusCode::OK);
+    assert_eq!(replay.json()["id"], id);
+    let list = app.get("/api/uploads", Some(ALICE_TOKEN)).await.json();
+    assert_eq!(list["uploads"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_request_id_header_is_rejected() {
+    let app = app(sources()).await;
+    let token = token_for(&app, ALICE_TOKEN, "filename=cat.png").await;
+    let body = callback_body(&token, token["key"].as_str().unwrap(), 68, "");
+    let too_long = "A".repeat(129);
+    for header_id in ["", "5C00 0000", too_long.as_str()] {
+        let answer = signed_callback_with_request_id(&app, &body, header_id).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "header {header_id:?}"
+        );
+        assert_eq!(
+            answer.code(),
+            "MalformedCallbackBody",
+            "header {header_id:?}"
+        );
+    }
+    let list = app.get("/api/uploads", Some(ALICE_TOKEN)).await.json();
+    assert_eq!(list["uploads"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn body_request_id_wins_over_header() {
+    let app = app(sources()).await;
+    let token = token_for(&app, ALICE_TOKEN, "filename=cat.png").await;
+    let body_id = "5C000000000000000000000B0DE1";
+    let body = callback_body(&token, token["key"].as_str().unwrap(), 68, body_id);
+
+    let answer = signed_callback_with_request_id(&app, &body, "5C0000000000000000000000EADE").await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let id = answer.json()["id"].clone();
+    assert_eq!(
+        recorded_request_id(&app, &id).await.as_deref(),
+        Some(body_id)
+    );
 }
 
 /// A 127.0.0.1 server that serves the test public key at `/keys/key.pem` and
