@@ -5,6 +5,7 @@
 //! configuration file or from the `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET`
 //! and (for STS) `OSS_SESSION_TOKEN` environment variables.
 
+use super::{init_logging, LogFormat};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,12 +64,6 @@ pub struct EmulatorArgs {
     log_format: LogFormat,
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
 pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let config = build_config(args)?;
@@ -79,19 +74,6 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         .context("failed to start the async runtime")?;
     runtime.block_on(serve(config))?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A subscriber may already be installed (e.g. by a test harness); keep it.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 /// Merges the configuration file, the flags and the environment.

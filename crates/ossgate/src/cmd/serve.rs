@@ -5,6 +5,7 @@
 //! priority. Secrets are never flags: they come from the file or the
 //! environment.
 
+use super::{init_logging, LogFormat};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,13 +43,6 @@ pub struct CommonArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-}
-
-#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
-enum LogFormat {
-    #[default]
-    Text,
-    Json,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -156,19 +150,6 @@ impl ServeArgs {
 /// TOML integers are signed; larger values are left for validation to reject.
 fn to_toml_integer(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A subscriber may already be installed; keep it then.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
