@@ -87,9 +87,9 @@ pub enum UntrustedReason {
     UppercaseHost,
     #[error("the host must not be percent-encoded or otherwise encoded")]
     EncodedHost,
-    /// A query or fragment. OSS's key URLs have neither; on a trusted prefix a
-    /// query could select a presigned link to a file any uploader wrote, and
-    /// on OSS's host it would defeat the key cache.
+    /// A query or fragment, which OSS's key URLs never have. On a trusted
+    /// prefix a query could select a presigned link to a file any uploader
+    /// wrote, and on OSS's host it would defeat the key cache.
     #[error("a key URL must not carry a query or a fragment")]
     QueryOrFragment,
 }
@@ -430,9 +430,8 @@ impl TrustedKeyUrl {
     /// The URL to download the key from, or `None` for the built-in key.
     ///
     /// Keys on OSS's host are always downloaded over https, even when the
-    /// header names `http://`: the key is what every signature is checked
-    /// against, and a plain-http download could be answered by anyone on the
-    /// network path.
+    /// header names `http://`, because every signature is checked against the
+    /// key and anyone on the network path could reply to a plain-http download.
     pub fn fetch_url(&self) -> Option<String> {
         match self {
             Self::Oss(_) => None,
