@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{ConnectOptions as _, Connection as _, FromRow, SqlitePool};
 
 use crate::error::ServerError;
 
@@ -127,7 +127,27 @@ impl Database {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        Self::connect(options, 4, &path.display().to_string()).await
+        let label = path.display().to_string();
+
+        // Switching a new file to WAL needs an exclusive lock, and SQLite does
+        // not retry that on busy. The pool opens connections concurrently, so
+        // one connection makes the switch first; WAL then stays in the file.
+        let connection = options
+            .connect()
+            .await
+            .map_err(|source| ServerError::Database {
+                path: label.clone(),
+                source,
+            })?;
+        connection
+            .close()
+            .await
+            .map_err(|source| ServerError::Database {
+                path: label.clone(),
+                source,
+            })?;
+
+        Self::connect(options, 4, &label).await
     }
 
     /// Opens a private in-memory database, for tests.
