@@ -1249,8 +1249,12 @@ fn parse_auth(auth: RawAuth, mode: Mode, problems: &mut Problems) -> AuthConfig 
     match auth.mode.as_deref().unwrap_or(default_mode) {
         "none" => AuthConfig::None,
         "bearer" => {
+            let entries = auth.tokens.unwrap_or_default();
+            // The loop reports each rejected entry itself, so "no tokens are set" is only
+            // true, and only added, when no entry was given at all.
+            let any_entry_given = !entries.is_empty();
             let mut tokens = Vec::new();
-            for (token, user) in auth.tokens.unwrap_or_default() {
+            for (token, user) in entries {
                 match user {
                     Value::String(user) if !user.is_empty() && token.len() >= 16 => {
                         tokens.push((Zeroizing::new(token), user));
@@ -1268,7 +1272,7 @@ fn parse_auth(auth: RawAuth, mode: Mode, problems: &mut Problems) -> AuthConfig 
                     ),
                 }
             }
-            if tokens.is_empty() {
+            if !any_entry_given {
                 problems.add(
                     "auth.tokens",
                     "auth.mode is \"bearer\" but no tokens are set: add [auth.tokens] entries \
@@ -1771,6 +1775,49 @@ mod tests {
         vars.push(("OSSGATE_SIGNATURE_VERSION".into(), "1".into()));
         let config = load(vars).unwrap();
         assert_eq!(config.token_lifetime, Duration::from_secs(1800));
+    }
+
+    /// Complete settings in bearer mode with the given `OSSGATE_AUTH_TOKENS` value.
+    fn bearer_env(tokens: &str) -> Vec<(String, String)> {
+        let mut vars = complete_env();
+        vars.retain(|(name, _)| name != "OSSGATE_AUTH_TOKENS");
+        vars.push(("OSSGATE_AUTH_TOKENS".into(), tokens.into()));
+        vars
+    }
+
+    #[test]
+    fn short_bearer_tokens_are_the_only_problems() {
+        let errors = load(bearer_env("short=alice,tiny=bob")).unwrap_err();
+        assert_eq!(
+            settings(&errors),
+            ["auth.tokens", "auth.tokens"],
+            "{errors}"
+        );
+        for error in &errors.0 {
+            assert!(error.message.contains("shorter than 16"), "{errors}");
+        }
+        assert!(
+            !errors.to_string().contains("no tokens are set"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn empty_bearer_user_is_the_only_problem() {
+        let errors = load(bearer_env("token-without-user-1234=")).unwrap_err();
+        assert_eq!(
+            only_message(&errors),
+            "each token must map to a non-empty user id string"
+        );
+    }
+
+    #[test]
+    fn missing_bearer_tokens_are_reported() {
+        let errors = load(bearer_env("")).unwrap_err();
+        assert!(
+            only_message(&errors).contains("no tokens are set"),
+            "{errors}"
+        );
     }
 
     #[test]
