@@ -21,7 +21,13 @@
 //! empty, the callback's `x-oss-request-id` header is used instead, with a
 //! warning in the log, because `${reqId}` appears only in newer OSS
 //! documentation and an endpoint that renders it empty would otherwise fail
-//! every callback. A callback with neither is rejected.
+//! every callback. Such an endpoint takes the fallback on every callback, so
+//! the warning is logged for the first one and then at most once a minute,
+//! with the number of fallbacks left unlogged in between. A callback with
+//! neither is rejected.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
@@ -67,6 +73,59 @@ struct CallbackBody {
 /// The bound is a generous estimate, not a documented OSS limit, and it keeps
 /// an unsigned value from bloating the database and the log.
 const MAX_HEADER_REQUEST_ID_LENGTH: usize = 128;
+
+/// The minimum time between two logged request-id fallback warnings.
+const FALLBACK_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The request-id fallback warning's limiter, one for the whole process.
+static FALLBACK_WARNING: WarningLimiter = WarningLimiter::new(FALLBACK_WARNING_INTERVAL);
+
+/// A rate limit for one repeated log warning: the first occurrence is logged,
+/// then at most one per interval, and each logged occurrence carries the
+/// number of occurrences suppressed since the previous logged one.
+struct WarningLimiter {
+    interval: Duration,
+    state: Mutex<LimiterState>,
+}
+
+#[derive(Debug)]
+struct LimiterState {
+    /// When the last logged occurrence happened, `None` before the first.
+    last_logged: Option<Instant>,
+    /// Occurrences suppressed since `last_logged`.
+    suppressed: u64,
+}
+
+impl WarningLimiter {
+    const fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            state: Mutex::new(LimiterState {
+                last_logged: None,
+                suppressed: 0,
+            }),
+        }
+    }
+
+    /// Records one occurrence at `now`. Returns `Some(suppressed)` when this
+    /// occurrence should be logged, where `suppressed` is the number of
+    /// occurrences left unlogged since the previous logged one, and `None`
+    /// when it should be suppressed.
+    fn record(&self, now: Instant) -> Option<u64> {
+        // The state is two plain numbers that every update leaves consistent,
+        // so a panic elsewhere while the lock was held cannot corrupt it.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = state
+            .last_logged
+            .is_none_or(|last| now.saturating_duration_since(last) >= self.interval);
+        if !due {
+            state.suppressed += 1;
+            return None;
+        }
+        state.last_logged = Some(now);
+        Some(std::mem::take(&mut state.suppressed))
+    }
+}
 
 /// The origin of the OSS request id that identifies an upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,11 +221,14 @@ async fn check_and_record(
 
     // Warned only now, so an unsigned POST cannot fill the log with warnings.
     if request_id_source == RequestIdSource::Header {
-        tracing::warn!(
-            object = %body.object,
-            x_oss_request_id = %body.request_id,
-            "the callback body has no reqId, so the unsigned x-oss-request-id header was used as the request id (check that this OSS endpoint fills ${{reqId}})"
-        );
+        if let Some(suppressed_repeats) = FALLBACK_WARNING.record(Instant::now()) {
+            tracing::warn!(
+                object = %body.object,
+                x_oss_request_id = %body.request_id,
+                suppressed_repeats,
+                "the callback body has no reqId, so the unsigned x-oss-request-id header was used as the request id (check that this OSS endpoint fills ${{reqId}}; this warning is logged at most once a minute, and suppressed_repeats counts the fallbacks since the last one)"
+            );
+        }
     }
 
     // The ticket's expiry, now that OSS vouches for the body.
@@ -404,6 +466,46 @@ mod tests {
             resolve_request_id("", Some(&longest)).unwrap(),
             (longest.clone(), RequestIdSource::Header)
         );
+    }
+
+    #[test]
+    fn warning_limiter_logs_first_then_once_per_interval() {
+        let limiter = WarningLimiter::new(Duration::from_secs(60));
+        let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+
+        assert_eq!(limiter.record(at(0)), Some(0), "first occurrence");
+        assert_eq!(limiter.record(at(1)), None);
+        assert_eq!(limiter.record(at(30)), None);
+        assert_eq!(limiter.record(at(59)), None);
+        assert_eq!(
+            limiter.record(at(60)),
+            Some(3),
+            "due after one interval, with the three suppressed repeats"
+        );
+        assert_eq!(limiter.record(at(61)), None, "interval restarts at 60 s");
+        assert_eq!(limiter.record(at(119)), None);
+        assert_eq!(
+            limiter.record(at(120)),
+            Some(2),
+            "count restarts after a log"
+        );
+        assert_eq!(
+            limiter.record(at(1000)),
+            Some(0),
+            "a quiet gap logs the next one with no repeats"
+        );
+    }
+
+    #[test]
+    fn warning_limiter_suppresses_earlier_instant() {
+        let limiter = WarningLimiter::new(Duration::from_secs(60));
+        let later = Instant::now() + Duration::from_secs(100);
+        assert_eq!(limiter.record(later), Some(0));
+        // A callback on another thread may pass an instant taken before the
+        // logged one, which is no reason to log again.
+        assert_eq!(limiter.record(later - Duration::from_secs(5)), None);
+        assert_eq!(limiter.record(later + Duration::from_secs(60)), Some(1));
     }
 
     #[test]
