@@ -143,12 +143,59 @@
   // ---------------------------------------------------------------------------
   // Calls to the app server
 
-  /** An app server call that failed. Its `message` is a sentence to show the user. */
+  /**
+   * An app server call that failed: the HTTP status (0 without a response), the error code of
+   * the JSON body ("NetworkError" without a response, "" without a JSON body) and the server's
+   * message. apiErrorText() turns it into a sentence in the page's language.
+   */
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, tokenExpired) {
       super(message);
       this.status = status;
       this.code = code;
+      // Whether the rejected token was a JWT whose exp claim had passed.
+      this.tokenExpired = Boolean(tokenExpired);
+    }
+  }
+
+  /**
+   * Returns the sentence for a failed app server call in the page's language: the page's own
+   * text for an error code that has a message key, else the server's message. `file`, when given, is the file
+   * whose upload token was requested, and fills in its size and type.
+   */
+  function apiErrorText(error, file) {
+    let text;
+    const key = error.tokenExpired ? "apiError.TokenExpired" : `apiError.${error.code}`;
+    if (error.code === "NetworkError") {
+      text = translate("error.tokenNetwork");
+    } else if (error.code && global.OssgateI18n.has(key)) {
+      text = translate(key, file ? { size: Upload.formatBytes(file.size), type: Upload.contentTypeOf(file) } : {});
+    } else if (error.message) {
+      text = error.message;
+    } else {
+      text = translate("error.api", { status: error.status });
+    }
+    if (error.status !== 401) {
+      return text;
+    }
+    const sentence = asSentence(text);
+    // Chinese puts no space after its full-width full stop.
+    const separator = /[。！？]$/.test(sentence) ? "" : " ";
+    return `${sentence}${separator}${translate("error.unauthorized")}`;
+  }
+
+  /** Tells whether `token` is a JWT whose exp claim (Unix seconds) is in the past. */
+  function isExpiredJwt(token) {
+    const parts = token.split(".");
+    if (parts.length !== 3) {
+      return false;
+    }
+    try {
+      const base64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+      const claims = JSON.parse(global.atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "=")));
+      return typeof claims.exp === "number" && claims.exp * 1000 < Date.now();
+    } catch (error) {
+      return false;
     }
   }
 
@@ -181,21 +228,20 @@
       if (error.name === "AbortError") {
         throw error;
       }
-      throw new ApiError(0, "NetworkError", translate("error.tokenNetwork"));
+      throw new ApiError(0, "NetworkError", "");
     }
 
     const text = await response.text();
     if (!response.ok) {
       const apiError = Upload.parseApiError(text);
-      const message = apiError && apiError.message
-        ? apiError.message
-        : translate("error.api", { status: response.status });
-      throw new ApiError(response.status, apiError ? apiError.code : "", message);
+      const code = apiError ? apiError.code : "";
+      const tokenExpired = code === "InvalidToken" && isExpiredJwt(token);
+      throw new ApiError(response.status, code, apiError ? apiError.message : "", tokenExpired);
     }
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new ApiError(response.status, "", translate("error.api", { status: response.status }));
+      throw new ApiError(response.status, "", "");
     }
   }
 
@@ -213,7 +259,7 @@
       elements.limits.dataset.loaded = "true";
       elements.limits.dataset.authMode = page.limits.authMode || "none";
     } catch (error) {
-      page.limitsError = error.message;
+      page.limitsError = error;
       elements.limits.dataset.loaded = "error";
       elements["limits-retry"].hidden = false;
     }
@@ -230,7 +276,7 @@
     list.replaceChildren();
     const limits = page.limits;
     if (page.limitsError) {
-      list.append(listItem(translate("limits.failed", { message: page.limitsError })));
+      list.append(listItem(translate("limits.failed", { message: apiErrorText(page.limitsError) })));
       return;
     }
     if (!limits) {
@@ -487,7 +533,7 @@
       return;
     }
     if (!token || !token.url) {
-      finishEntry(entry, "failed", { error: { code: "MalformedUploadToken", text: translate("error.badToken") } });
+      finishEntry(entry, "failed", { error: { code: "MalformedUploadToken", key: "error.badToken" } });
       return;
     }
     sendForm(entry, token);
@@ -517,8 +563,7 @@
   }
 
   function finishWithApiError(entry, error) {
-    const text = error.status === 401 ? `${asSentence(error.message)} ${translate("error.unauthorized")}` : error.message;
-    finishEntry(entry, "failed", { error: { code: error.code || "", text } });
+    finishEntry(entry, "failed", { error: { code: error.code || "", api: error } });
   }
 
   /** Ends the text with a full stop unless it already ends with punctuation. */
@@ -558,7 +603,7 @@
     });
     xhr.addEventListener("error", () => {
       if (isCurrent()) {
-        finishEntry(entry, "failed", { error: { code: "NetworkError", text: translate("error.network") } });
+        finishEntry(entry, "failed", { error: { code: "NetworkError", key: "error.network" } });
       }
     });
 
@@ -581,23 +626,77 @@
       finishEntry(entry, "done", { callbackBody: result.callbackBody || null, bodyText: result.text || null });
       scheduleUploadsRefresh();
     } else if (result.outcome === "unconfirmed") {
-      finishEntry(entry, "unconfirmed", { error: describeStorageError(result.error) });
+      finishEntry(entry, "unconfirmed", { error: describeStorageError(result.error, entry.file) });
       scheduleUploadsRefresh();
     } else {
-      finishEntry(entry, "failed", { error: describeStorageError(result.error) });
+      finishEntry(entry, "failed", { error: describeStorageError(result.error, entry.file) });
     }
   }
 
-  /** Turns OSS's parsed error (or a bare status) into {code, text} for the row. */
-  function describeStorageError(error) {
-    if (error.code || error.message) {
-      return {
-        code: error.code,
-        text: [error.code, error.message].filter(Boolean).join(": "),
-        requestId: error.requestId,
-      };
+  /**
+   * Turns OSS's parsed error (or a bare status) into the row's error: the code, and either the
+   * message key of a code that has one or OSS's own "Code: message" text.
+   */
+  function describeStorageError(error, file) {
+    if (!error.code && !error.message) {
+      return { code: `HTTP${error.status}`, key: "error.storage", params: { status: error.status } };
     }
-    return { code: `HTTP${error.status}`, text: translate("error.storage", { status: error.status }) };
+    const detail = [error.code, error.message].filter(Boolean).join(": ");
+    const key = storageErrorKey(error.code, error.message);
+    if (!key) {
+      return { code: error.code, message: detail, requestId: error.requestId };
+    }
+    return {
+      code: error.code,
+      key,
+      params: { size: Upload.formatBytes(file.size) },
+      detail,
+      requestId: error.requestId,
+    };
+  }
+
+  /** Returns the message key for an OSS error, or null for a code the page has no text for. */
+  function storageErrorKey(code, message) {
+    // OSS reports every failed policy check as AccessDenied and distinguishes them by the message
+    // ("Invalid according to Policy: Policy expired." and "…: Policy Condition failed: […]").
+    if (code === "AccessDenied" && /Policy expired/i.test(message)) {
+      return "ossError.PolicyExpired";
+    }
+    if (code === "AccessDenied" && /Policy Condition failed/i.test(message)) {
+      return "ossError.PolicyConditionFailed";
+    }
+    const key = `ossError.${code}`;
+    return code && global.OssgateI18n.has(key) ? key : null;
+  }
+
+  /**
+   * Returns the server's own "Code: message" for an error the page shows in its own words, so
+   * the original stays at hand (as the message's tooltip) for the server's operator.
+   */
+  function errorDetail(entry) {
+    const error = entry.error;
+    if (!error || (entry.state !== "failed" && entry.state !== "unconfirmed")) {
+      return "";
+    }
+    if (error.api && error.api.message) {
+      return [error.api.code, error.api.message].filter(Boolean).join(": ");
+    }
+    return error.detail || "";
+  }
+
+  /** Returns the sentence for the entry's error in the page's language. */
+  function entryErrorText(entry) {
+    const error = entry.error;
+    if (!error) {
+      return "";
+    }
+    if (error.api) {
+      return apiErrorText(error.api, entry.file);
+    }
+    if (error.key) {
+      return translate(error.key, error.params);
+    }
+    return error.message || "";
   }
 
   /** Moves an entry to a final state, announces it and starts the next queued upload. */
@@ -619,7 +718,7 @@
     } else if (entry.state === "unconfirmed") {
       announce(translate("announce.unconfirmed", { name }));
     } else if (entry.state === "failed") {
-      announce(translate("announce.failed", { name, reason: entry.error.text }));
+      announce(translate("announce.failed", { name, reason: entryErrorText(entry) }));
     }
   }
 
@@ -754,6 +853,12 @@
     row.progress.setAttribute("aria-label", translate("file.progressLabel", { name }));
     row.stateLabel.textContent = stateText(entry);
     row.message.textContent = messageText(entry);
+    const detail = errorDetail(entry);
+    if (detail) {
+      row.message.title = translate("error.detail", { detail });
+    } else {
+      row.message.removeAttribute("title");
+    }
     renderProgress(entry);
     renderResult(entry);
 
@@ -794,7 +899,7 @@
         return entry.callbackBody || entry.bodyText ? "" : translate("state.doneNoBody");
       case "unconfirmed":
       case "failed":
-        return entry.error ? entry.error.text : "";
+        return entryErrorText(entry);
       case "rejected":
         return translate(entry.reason.key, entry.reason.params);
       default:
@@ -935,7 +1040,7 @@
       uploads.next = body.next || null;
       uploads.error = null;
     } catch (error) {
-      uploads.error = error.message;
+      uploads.error = error;
     }
 
     uploads.loading = false;
@@ -961,7 +1066,7 @@
     elements["uploads-more"].hidden = !uploads.next || Boolean(uploads.error);
 
     if (uploads.error) {
-      renderUploadsMessage(translate("uploads.failed", { message: uploads.error }));
+      renderUploadsMessage(translate("uploads.failed", { message: apiErrorText(uploads.error) }));
     } else if (uploads.loading && uploads.items.length === 0) {
       renderUploadsMessage(translate("uploads.loading"));
     } else if (uploads.items.length === 0) {

@@ -80,6 +80,36 @@
       "error.storage": "The storage server answered HTTP {status}.",
       "error.unauthorized": "Enter a valid access token above, then retry.",
       "error.badToken": "The app server sent an upload token without a form URL.",
+      "error.detail": "Details: {detail}",
+
+      // Errors of the app server's JSON API, by their "code".
+      "apiError.EntityTooLarge": "The app server does not accept a file of {size}: it is over the size limit.",
+      "apiError.InvalidContentType": "The app server does not accept files of type {type}.",
+      "apiError.InvalidArgument": "The app server rejected the upload request as invalid.",
+      "apiError.MissingToken": "No access token was sent.",
+      "apiError.InvalidToken": "The access token was not accepted.",
+      "apiError.TokenExpired": "The access token has expired.",
+      "apiError.NotFound": "The app server could not find what the page asked for.",
+      "apiError.LegacyPolicyWithSts": "This server signs uploads with STS credentials, which the legacy policy endpoint cannot use.",
+      "apiError.Unavailable": "The app server's database is not reachable. Try again later.",
+      "apiError.InternalError": "The app server failed to handle the request. Try again later.",
+
+      // Errors of the storage server (OSS error XML), by their <Code>.
+      "ossError.AccessDenied": "The storage server denied the upload.",
+      "ossError.PolicyExpired": "The upload form expired before the file arrived. Retry to get a new one.",
+      "ossError.PolicyConditionFailed": "The file does not match the conditions of its upload form.",
+      "ossError.RequestTimeTooSkewed": "The upload form is too old, or the server's clock is wrong. Retry to get a new one.",
+      "ossError.InvalidPolicyDocument": "The storage server rejected the upload form as invalid.",
+      "ossError.SignatureDoesNotMatch": "The storage server rejected the upload signature. Check the app server's AccessKey.",
+      "ossError.InvalidAccessKeyId": "The storage server does not recognize the app server's AccessKey.",
+      "ossError.EntityTooLarge": "The storage server rejected the file ({size}) as larger than its upload form allows.",
+      "ossError.EntityTooSmall": "The storage server rejected the file ({size}) as smaller than its upload form allows.",
+      "ossError.NoSuchBucket": "The bucket does not exist.",
+      "ossError.FileAlreadyExists": "A file with this name already exists in the bucket.",
+      "ossError.InvalidObjectName": "The storage server does not accept this file name.",
+      "ossError.MalformedPOSTRequest": "The storage server could not read the upload form.",
+      "ossError.CallbackFailed": "The file is stored, but the storage server got no confirmation from the app server, so it may be missing from “My uploads”.",
+      "ossError.InternalError": "The storage server failed. Try again later.",
 
       "uploads.heading": "My uploads",
       "uploads.refresh": "Refresh",
@@ -165,6 +195,34 @@
       "error.storage": "存储服务器返回 HTTP {status}。",
       "error.unauthorized": "请在上方填写有效的访问令牌，然后重试。",
       "error.badToken": "应用服务器返回的上传凭证缺少表单地址。",
+      "error.detail": "详细信息：{detail}",
+
+      "apiError.EntityTooLarge": "应用服务器不接受 {size} 的文件：超过了大小限制。",
+      "apiError.InvalidContentType": "应用服务器不接受 {type} 类型的文件。",
+      "apiError.InvalidArgument": "应用服务器认为上传请求的参数无效。",
+      "apiError.MissingToken": "请求中没有访问令牌。",
+      "apiError.InvalidToken": "访问令牌无效。",
+      "apiError.TokenExpired": "访问令牌已过期。",
+      "apiError.NotFound": "应用服务器找不到所请求的内容。",
+      "apiError.LegacyPolicyWithSts": "此服务器使用 STS 临时凭证签名，旧版签名接口无法使用。",
+      "apiError.Unavailable": "应用服务器的数据库暂时无法连接，请稍后再试。",
+      "apiError.InternalError": "应用服务器处理请求时出错，请稍后再试。",
+
+      "ossError.AccessDenied": "存储服务器拒绝了这次上传。",
+      "ossError.PolicyExpired": "上传表单在文件到达前已过期。请重试以获取新的表单。",
+      "ossError.PolicyConditionFailed": "文件不符合上传表单的条件。",
+      "ossError.RequestTimeTooSkewed": "上传表单已失效，或服务器时间不准。请重试以获取新的表单。",
+      "ossError.InvalidPolicyDocument": "存储服务器认为上传表单无效。",
+      "ossError.SignatureDoesNotMatch": "存储服务器拒绝了上传签名。请检查应用服务器的 AccessKey。",
+      "ossError.InvalidAccessKeyId": "存储服务器不认识应用服务器的 AccessKey。",
+      "ossError.EntityTooLarge": "存储服务器拒绝了该文件（{size}）：超过上传表单允许的大小。",
+      "ossError.EntityTooSmall": "存储服务器拒绝了该文件（{size}）：小于上传表单允许的大小。",
+      "ossError.NoSuchBucket": "存储空间（Bucket）不存在。",
+      "ossError.FileAlreadyExists": "存储空间中已有同名文件。",
+      "ossError.InvalidObjectName": "存储服务器不接受这个文件名。",
+      "ossError.MalformedPOSTRequest": "存储服务器无法读取上传表单。",
+      "ossError.CallbackFailed": "文件已存储，但存储服务器没有得到应用服务器的确认，因此它可能不在“我的上传”中。",
+      "ossError.InternalError": "存储服务器出错，请稍后再试。",
 
       "uploads.heading": "我的上传",
       "uploads.refresh": "刷新",
@@ -239,6 +297,11 @@
     );
   }
 
+  /** Tells whether `key` has a message in English, the language every key must have. */
+  function has(key) {
+    return Object.prototype.hasOwnProperty.call(MESSAGES.en, key);
+  }
+
   /** Sets the text of every element with `data-i18n` and each attribute named in `data-i18n-attr`. */
   function translateDocument(root) {
     for (const element of root.querySelectorAll("[data-i18n]")) {
@@ -258,6 +321,7 @@
     language: () => current,
     setLanguage,
     translate,
+    has,
     translateDocument,
   };
 })(window);

@@ -15,7 +15,10 @@
 //!
 //! Without `/usr/bin/chromium` or `/usr/bin/chromedriver` each test prints a
 //! notice and returns without checking anything, unless
-//! `OSSGATE_REQUIRE_BROWSER=1` is set, in which case it fails. The tests run
+//! `OSSGATE_REQUIRE_BROWSER=1` is set, in which case it fails. Every test also
+//! fails when the page reported a Content-Security-Policy violation: a script
+//! that Chromium runs before each page's own collects the
+//! `securitypolicyviolation` events in the tab's session storage. The tests run
 //! one at a time (a shared lock), because several browsers at once on a
 //! small machine make the timing checks flaky. Screenshots of each step are
 //! saved under `target/browser-screenshots/`.
@@ -195,6 +198,30 @@ async fn page_sends_saved_bearer_token() {
 /// The static bearer token and its user id for the auth test.
 const BEARER_TOKEN: &str = "browser-test-token-6f1d2c9a";
 const BEARER_USER: &str = "alice";
+
+#[tokio::test]
+async fn page_uploads_with_jwt_on_chinese_phone() {
+    if !browser_available() {
+        return;
+    }
+    let _serial = BROWSER_LOCK.lock().await;
+    let options = DevOptions {
+        env: &[
+            ("OSSGATE_AUTH_MODE", "jwt"),
+            ("OSSGATE_JWT_SECRET", JWT_SECRET),
+        ],
+        ..DevOptions::default()
+    };
+    let mut harness = Harness::start("jwt", options, Language::Chinese, Viewport::Phone)
+        .await
+        .expect("starting ossgate dev and the browser failed");
+    let result = jwt_scenario(&mut harness).await;
+    harness.finish(result).await;
+}
+
+/// The HS256 secret of the JWT test's server, and the user its tokens name.
+const JWT_SECRET: &str = "browser-test-jwt-secret-0123456789abcdef";
+const JWT_USER: &str = "bob";
 
 // -------------------------------------------------------------------------------------------------
 // Scenarios
@@ -471,10 +498,14 @@ async fn expiry_scenario(harness: &mut Harness) -> Result<()> {
             .wait_for_state(name, "failed", UPLOAD_TIMEOUT)
             .await?;
         assert_eq!(row.error_code.as_deref(), Some("AccessDenied"), "{row:?}");
+        assert_eq!(
+            row.message, "The upload form expired before the file arrived. Retry to get a new one.",
+            "the page does not explain OSS's error"
+        );
+        let detail = row.message_title.as_deref().unwrap_or_default();
         assert!(
-            row.message.contains("Policy expired"),
-            "the page does not show OSS's message: {:?}",
-            row.message
+            detail.contains("AccessDenied: Invalid according to Policy: Policy expired."),
+            "OSS's own message is not kept as the detail: {detail:?}"
         );
     }
     let posts = harness.dev.emulator_posts().await?;
@@ -585,6 +616,41 @@ async fn chinese_scenario(harness: &mut Harness) -> Result<()> {
     let uploads = harness.text("#uploads-list").await?;
     assert!(uploads.contains("64 × 48"), "my uploads: {uploads:?}");
     harness.screenshot("03-chinese-after-reload").await?;
+
+    // OSS's English error XML is shown in Chinese; its own text stays as the detail.
+    let late = harness.write_file("过期.png", PNG_FIXTURE)?;
+    harness
+        .dev
+        .set_faults(&json!({ "clock_offset_secs": 600 }))
+        .await?;
+    harness.choose_files(&[&late]).await?;
+    let failed = harness
+        .wait_for_state("过期.png", "failed", UPLOAD_TIMEOUT)
+        .await?;
+    harness.dev.clear_faults().await?;
+    assert_eq!(failed.error_code.as_deref(), Some("AccessDenied"));
+    assert_eq!(
+        failed.message, "上传表单在文件到达前已过期。请重试以获取新的表单。",
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .message_title
+            .as_deref()
+            .is_some_and(|title| title.starts_with("详细信息：AccessDenied: ")),
+        "{failed:?}"
+    );
+    let overflow = harness
+        .script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+        )
+        .await?;
+    assert_eq!(
+        overflow,
+        json!(0),
+        "the error makes the page scroll sideways"
+    );
+    harness.screenshot("04-chinese-oss-error").await?;
     Ok(())
 }
 
@@ -820,6 +886,139 @@ async fn bearer_scenario(harness: &mut Harness) -> Result<()> {
     Ok(())
 }
 
+/// Uses a JWT-mode server on a Chinese phone. An expired and a wrongly signed token each get
+/// their own message, in Chinese and after a switch in English. A valid token uploads into the
+/// user's directory and shows the upload under "My uploads".
+async fn jwt_scenario(harness: &mut Harness) -> Result<()> {
+    let png = harness.write_file("照片.png", PNG_FIXTURE)?;
+    harness.open_page().await?;
+    assert_eq!(
+        harness
+            .attribute("#limits", "data-auth-mode")
+            .await?
+            .as_deref(),
+        Some("jwt")
+    );
+    let auth = harness.client.find(Locator::Css("#auth")).await?;
+    assert!(
+        auth.is_displayed().await?,
+        "no token field although the server requires a JWT"
+    );
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let expired = harness
+        .sign_jwt(JWT_SECRET, &json!({ "sub": JWT_USER, "exp": now - 3600 }))
+        .await?;
+    let foreign = harness
+        .sign_jwt(
+            "another-secret-that-this-server-never-saw",
+            &json!({ "sub": JWT_USER, "exp": now + 3600 }),
+        )
+        .await?;
+    let valid = harness
+        .sign_jwt(JWT_SECRET, &json!({ "sub": JWT_USER, "exp": now + 3600 }))
+        .await?;
+
+    // An expired token.
+    harness.save_auth_token(&expired).await?;
+    assert_eq!(harness.text("#status").await?, "访问令牌已保存。");
+    harness.choose_files(&[&png]).await?;
+    let failed = harness
+        .wait_for_state("照片.png", "failed", UPLOAD_TIMEOUT)
+        .await?;
+    assert_eq!(failed.error_code.as_deref(), Some("InvalidToken"));
+    assert_eq!(
+        failed.message, "访问令牌已过期。请在上方填写有效的访问令牌，然后重试。",
+        "{failed:?}"
+    );
+    harness
+        .wait_for_script(
+            "const text = document.getElementById('uploads-message').textContent;\
+             return text.includes('访问令牌已过期') ? text : null;",
+            Duration::from_secs(10),
+        )
+        .await
+        .context("My uploads does not say that the token expired")?;
+    harness.screenshot("01-expired-token").await?;
+
+    // A token signed with another secret.
+    harness.save_auth_token(&foreign).await?;
+    harness
+        .click("li.file[data-name=\"照片.png\"] button.file-retry")
+        .await?;
+    let failed = harness
+        .wait_for_state("照片.png", "failed", UPLOAD_TIMEOUT)
+        .await?;
+    assert_eq!(failed.attempts, 2, "{failed:?}");
+    assert_eq!(failed.error_code.as_deref(), Some("InvalidToken"));
+    assert_eq!(
+        failed.message, "访问令牌无效。请在上方填写有效的访问令牌，然后重试。",
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .message_title
+            .as_deref()
+            .is_some_and(|title| title.contains("InvalidToken: invalid bearer token")),
+        "the server's message is not kept as the detail: {failed:?}"
+    );
+    harness.click("#lang-switch").await?;
+    let row = harness
+        .file_row("照片.png")
+        .await?
+        .context("the row vanished")?;
+    assert_eq!(
+        row.message,
+        "The access token was not accepted. Enter a valid access token above, then retry."
+    );
+    harness.screenshot("02-foreign-token-english").await?;
+    harness.click("#lang-switch").await?;
+
+    // A valid token.
+    harness.save_auth_token(&valid).await?;
+    harness
+        .click("li.file[data-name=\"照片.png\"] button.file-retry")
+        .await?;
+    let done = harness
+        .wait_for_state("照片.png", "done", UPLOAD_TIMEOUT)
+        .await?;
+    assert_eq!(done.state_text, "上传成功");
+    let object = done.object.clone().context("no object key on the page")?;
+    assert!(
+        object.contains(&format!("/{JWT_USER}/")),
+        "the object is not in the JWT subject's directory: {object}"
+    );
+    harness
+        .wait_for_script(
+            "return document.querySelector('#uploads-list li.upload') ? true : null;",
+            Duration::from_secs(10),
+        )
+        .await
+        .context("My uploads does not list the upload")?;
+    assert_eq!(harness.listed_uploads().await?, [object.as_str()]);
+    assert!(
+        harness.text("#uploads-message").await?.is_empty(),
+        "an old error is still shown above My uploads"
+    );
+
+    // The API lists the upload for the JWT's user.
+    harness.dev.bearer = Some(valid);
+    let uploads = harness.dev.uploads().await?;
+    let record = find_upload(&uploads, &object)?;
+    assert_eq!(record.size, PNG_FIXTURE.len() as u64);
+
+    let overflow = harness
+        .script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+        )
+        .await?;
+    assert_eq!(overflow, json!(0), "the page scrolls sideways on a phone");
+    harness.screenshot("03-uploaded-with-jwt").await?;
+    Ok(())
+}
+
 // -------------------------------------------------------------------------------------------------
 // Harness: ossgate dev, chromedriver and a browser session
 
@@ -896,7 +1095,7 @@ impl Harness {
             .await
             .context("chromedriver did not start a Chromium session")?;
 
-        Ok(Harness {
+        let harness = Harness {
             name,
             dev,
             driver,
@@ -904,11 +1103,24 @@ impl Harness {
             viewport,
             files: tempfile::tempdir()?,
             _profile: profile,
-        })
+        };
+        harness
+            .chromium_command(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": CSP_VIOLATION_LISTENER }),
+            )
+            .await
+            .context("installing the CSP violation listener")?;
+        Ok(harness)
     }
 
-    /// Closes the browser, then fails the test with the scenario's error and a last screenshot.
+    /// Checks that the page reported no CSP violation, closes the browser, then fails the test
+    /// with the scenario's error and a last screenshot.
     async fn finish(mut self, result: Result<()>) {
+        let result = match result {
+            Ok(()) => self.check_no_csp_violations().await,
+            Err(error) => Err(error),
+        };
         if result.is_err() {
             let _ = self.screenshot("failure").await;
         }
@@ -921,6 +1133,83 @@ impl Harness {
                 self.dev.log_tail()
             );
         }
+    }
+
+    /// Fails with the violations the listener recorded in this tab, if any.
+    async fn check_no_csp_violations(&self) -> Result<()> {
+        let stored = self
+            .client
+            .execute(
+                "return sessionStorage.getItem(arguments[0]) || '[]';",
+                vec![json!(CSP_VIOLATIONS_KEY)],
+            )
+            .await
+            .context("reading the recorded CSP violations")?;
+        let violations: Vec<String> =
+            serde_json::from_str(stored.as_str().context("session storage holds no text")?)?;
+        ensure!(
+            violations.is_empty(),
+            "the page reported Content-Security-Policy violations:\n{}",
+            violations.join("\n")
+        );
+        Ok(())
+    }
+
+    /// Sends a DevTools protocol command to this session's Chromium through chromedriver.
+    async fn chromium_command(&self, command: &str, params: Value) -> Result<Value> {
+        let session = self
+            .client
+            .session_id()
+            .await?
+            .context("the WebDriver session has no id")?;
+        let url = format!("{}/session/{session}/goog/cdp/execute", self.driver.url);
+        let response = http_client()
+            .post(&url)
+            .json(&json!({ "cmd": command, "params": params }))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        ensure!(
+            status.is_success(),
+            "chromedriver rejected {command}: {status} {body}"
+        );
+        Ok(body["value"].clone())
+    }
+
+    /// Returns an HS256 JWT with these claims, signed in the page with WebCrypto.
+    async fn sign_jwt(&self, secret: &str, claims: &Value) -> Result<String> {
+        const SCRIPT: &str = r#"
+            const [secret, claims, done] = arguments;
+            const bytes = (text) => new TextEncoder().encode(text);
+            const base64url = (data) => btoa(String.fromCharCode(...data))
+              .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+            const part = (value) => base64url(bytes(JSON.stringify(value)));
+            const input = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
+            crypto.subtle
+              .importKey("raw", bytes(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
+              .then((key) => crypto.subtle.sign("HMAC", key, bytes(input)))
+              .then(
+                (signature) => done(`${input}.${base64url(new Uint8Array(signature))}`),
+                (error) => done({ error: String(error) }),
+              );
+        "#;
+        let token = self
+            .client
+            .execute_async(SCRIPT, vec![json!(secret), claims.clone()])
+            .await?;
+        match token.as_str() {
+            Some(token) => Ok(token.to_owned()),
+            None => bail!("signing the JWT in the page failed: {token}"),
+        }
+    }
+
+    /// Replaces the text of the access token field and saves it, as a person would.
+    async fn save_auth_token(&self, token: &str) -> Result<()> {
+        let input = self.client.find(Locator::Css("#auth-token")).await?;
+        input.clear().await?;
+        input.send_keys(token).await?;
+        self.click("#auth-save").await
     }
 
     fn write_file(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
@@ -1160,6 +1449,23 @@ impl Harness {
     }
 }
 
+/// The session storage key under which [`CSP_VIOLATION_LISTENER`] keeps the violations.
+const CSP_VIOLATIONS_KEY: &str = "ossgate-test.csp-violations";
+
+/// Runs before each page's own scripts and records every Content-Security-Policy violation as
+/// a line of text in session storage, which keeps them across reloads of the tab. The query is
+/// cut from a blocked URL, which keeps presigned signatures out of the test output.
+const CSP_VIOLATION_LISTENER: &str = r#"
+document.addEventListener("securitypolicyviolation", (event) => {
+  const key = "ossgate-test.csp-violations";
+  const recorded = JSON.parse(sessionStorage.getItem(key) || "[]");
+  const blocked = (event.blockedURI || "inline").split("?")[0];
+  recorded.push(`${event.effectiveDirective} blocked ${blocked} `
+    + `at ${event.sourceFile || event.documentURI}:${event.lineNumber}`);
+  sessionStorage.setItem(key, JSON.stringify(recorded));
+});
+"#;
+
 /// Reads the row of a file (by `data-name`) with everything the tests check.
 const READ_FILE_ROW: &str = r#"
 const row = document.querySelector(`li.file[data-name="${CSS.escape(arguments[0])}"]`);
@@ -1174,6 +1480,7 @@ return {
   percent: Number(row.querySelector(".file-progress").dataset.percent),
   stateText: row.querySelector(".file-state").textContent,
   message: row.querySelector(".file-message").textContent,
+  messageTitle: row.querySelector(".file-message").title || null,
   errorCode: row.dataset.errorCode || null,
   object: row.dataset.object || null,
   attempts: Number(row.dataset.attempts),
@@ -1192,6 +1499,7 @@ struct FileRow {
     percent: u32,
     state_text: String,
     message: String,
+    message_title: Option<String>,
     error_code: Option<String>,
     object: Option<String>,
     attempts: u32,
