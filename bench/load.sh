@@ -2,7 +2,9 @@
 # Load test of the app server's token and callback endpoints, with a bare
 # hyper server returning a fixed 600-byte JSON body as the ceiling, all in one
 # run on this machine. Every server listens on 127.0.0.1 and is stopped at
-# the end. Besides wrk's requests/s and latency, it reports each server's CPU
+# the end. A third server, the same bare hyper server answering each request
+# with a newly issued upload token, shows the token's own cost without
+# routing, middleware or logging. Besides wrk's requests/s and latency, it reports each server's CPU
 # time per request and the system (kernel) part of it, from /proc/<pid>/stat.
 # Other load on the machine disturbs these less than requests/s. /healthz
 # shows the cost of the routing and middleware stack alone.
@@ -37,7 +39,7 @@ done
 
 echo "building release binaries..." >&2
 cargo build --release --quiet -p ossgate --bin ossgate
-cargo build --release --quiet -p ossgate-server --example bare
+cargo build --release --quiet -p ossgate-server --example bare --example token_only
 
 work=$(mktemp -d)
 pids=()
@@ -69,6 +71,13 @@ bare_pid=$!
 pids+=("$bare_pid")
 wait_for_lines "$work/bare.out" 1
 bare_url=$(sed -n 's/^listening on //p' "$work/bare.out")
+
+# The token work alone.
+target/release/examples/token_only 127.0.0.1:0 >"$work/token_only.out" &
+token_only_pid=$!
+pids+=("$token_only_pid")
+wait_for_lines "$work/token_only.out" 1
+token_only_url=$(sed -n 's/^listening on //p' "$work/token_only.out")
 
 # The app server with its embedded emulator, at its default log level (info).
 target/release/ossgate dev --listen 127.0.0.1:0 --data-dir "$work/dev" \
@@ -140,6 +149,8 @@ measure() {
 echo "measuring, $DURATION each, $THREADS threads, $CONNECTIONS connections," \
     "load average before: $(cut -d' ' -f1-3 /proc/loadavg)..." >&2
 read -r bare_rps bare_p50 bare_p99 bare_cpu bare_sys < <(measure bare "$bare_pid" "$bare_url/")
+read -r only_rps only_p50 only_p99 only_cpu only_sys < <(measure token_only "$token_only_pid" \
+    "$token_only_url/")
 read -r token_rps token_p50 token_p99 token_cpu token_sys < <(measure token "$dev_pid" \
     "$app_url/api/upload-token?filename=photo.png&size=120000&contentType=image/png")
 read -r health_rps health_p50 health_p99 health_cpu health_sys < <(measure health "$dev_pid" \
@@ -153,6 +164,8 @@ echo "| endpoint | requests/s | p50 | p99 | server CPU per request | of which sy
 echo "|---|---:|---:|---:|---:|---:|"
 echo "| bare hyper, fixed 600-byte JSON (ceiling) | $bare_rps | $bare_p50 | $bare_p99 |" \
     "$bare_cpu us | $bare_sys us |"
+echo "| bare hyper, a new upload token per request | $only_rps | $only_p50 | $only_p99 |" \
+    "$only_cpu us | $only_sys us |"
 echo "| GET /healthz (full middleware, no work) | $health_rps | $health_p50 | $health_p99 |" \
     "$health_cpu us | $health_sys us |"
 echo "| GET /api/upload-token (V4) | $token_rps | $token_p50 | $token_p99 |" \

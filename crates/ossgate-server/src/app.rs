@@ -4,12 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -17,13 +15,9 @@ use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use ossgate_protocol::CallbackPublicKey;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tower::Service as _;
+use tower::{Service as _, ServiceBuilder};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
@@ -32,9 +26,8 @@ use crate::error::ServerError;
 use crate::handlers;
 use crate::keys::KeyResolver;
 use crate::metrics::Metrics;
+use crate::middleware::{RequestLayer, RouteLayer};
 use crate::token::TokenIssuer;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -154,31 +147,21 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(handlers::readyz).layer(deadline))
         .route("/metrics", get(handlers::metrics));
 
-    Router::new()
+    let routes = Router::new()
         .merge(api)
         .merge(callback)
         .merge(operations)
-        .route_layer(middleware::from_fn_with_state(state.clone(), track_latency))
+        .route_layer(RouteLayer)
         .fallback(handlers::static_file)
+        .with_state(state.clone());
+
+    // Layers around the whole router wrap it once. `Router::layer` would wrap
+    // every route, adding a boxed service clone per layer to every request.
+    let service = ServiceBuilder::new()
+        .layer(RequestLayer::new(Arc::clone(&state.0.metrics)))
         .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let request_id = request
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|value| value.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                    request_id,
-                )
-            }),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
-        .with_state(state)
+        .service(routes);
+    Router::new().fallback_service(service)
 }
 
 /// CORS for the API: the configured origins, `Authorization` allowed, never
@@ -196,35 +179,6 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .filter_map(|origin| HeaderValue::from_str(origin).ok())
         .collect();
     layer.allow_origin(AllowOrigin::list(list))
-}
-
-/// Request ids for requests that arrive without `x-request-id`: 128 random
-/// bits in hex.
-#[derive(Clone, Copy)]
-struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _request: &http::Request<B>) -> Option<RequestId> {
-        let id = crate::token::random_id_bytes();
-        HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(&id))
-            .ok()
-            .map(RequestId::new)
-    }
-}
-
-async fn track_latency(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state.metrics().request(
-        &method,
-        route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 /// How long a client may take to send a request's headers, and how long

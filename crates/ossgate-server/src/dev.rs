@@ -14,15 +14,19 @@
 //! listener open for those callbacks but answers every other request with
 //! 503. Then the app server stops too.
 
-use std::future::Future;
+use std::convert::Infallible;
+use std::future::{Future, Ready};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
+use futures_util::future::Either;
 
 use ossgate_emulator::{BucketConfig, CorsRule, CredentialConfig, Emulator, EmulatorConfig};
 use ossgate_protocol::CallbackPublicKey;
@@ -31,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tower::Service;
 use zeroize::Zeroizing;
 
 use crate::app::AppState;
@@ -186,19 +191,11 @@ impl DevServer {
         // The emulator stops first and the app server last; see the module doc.
         let (stop_emulator, emulator_stopping) = watch::channel(false);
         let (stop_app, app_stopping) = watch::channel(false);
-        let router = crate::app::router(state.clone()).layer(axum::middleware::from_fn({
-            let emulator_stopping = emulator_stopping.clone();
-            move |request: Request, next: Next| {
-                let draining = *emulator_stopping.borrow();
-                let callback_path = callback_path.clone();
-                async move {
-                    if draining && request.uri().path() != callback_path {
-                        return shutting_down();
-                    }
-                    next.run(request).await
-                }
-            }
-        }));
+        let router = axum::Router::new().fallback_service(DrainGuard {
+            inner: crate::app::router(state.clone()),
+            emulator_stopping: emulator_stopping.clone(),
+            callback_path: callback_path.into(),
+        });
         let emulator_task = tokio::spawn(ossgate_emulator::serve(
             emulator,
             emulator_listener,
@@ -298,6 +295,34 @@ impl DevServer {
         self.state.db().close().await;
         tracing::info!("dev servers stopped");
         Ok(())
+    }
+}
+
+/// Answers every request but a callback with [`shutting_down`] once the
+/// emulator drains, so that no new upload starts while the callbacks of
+/// uploads in flight still reach the app server.
+#[derive(Clone)]
+struct DrainGuard {
+    inner: axum::Router,
+    emulator_stopping: watch::Receiver<bool>,
+    callback_path: Arc<str>,
+}
+
+impl Service<Request> for DrainGuard {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, RouteFuture<Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request>::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let draining = *self.emulator_stopping.borrow();
+        if draining && request.uri().path() != &*self.callback_path {
+            return Either::Left(std::future::ready(Ok(shutting_down())));
+        }
+        Either::Right(self.inner.call(request))
     }
 }
 

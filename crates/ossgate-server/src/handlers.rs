@@ -16,6 +16,7 @@ use crate::callback::{self, CallbackRequest};
 use crate::config::version_name;
 use crate::db::Upload;
 use crate::error::{ApiError, CallbackRejection};
+use crate::middleware::RouteLabel;
 use crate::token::TokenRequest;
 use crate::web;
 
@@ -38,11 +39,11 @@ pub async fn limits(State(state): State<AppState>) -> Json<serde_json::Value> {
 /// `GET /api/upload-token?filename=&size=&contentType=`.
 pub async fn upload_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let user = state.auth().authenticate(&headers)?;
-    let request = parse_token_query(query.as_deref().unwrap_or(""))?;
+    // The request is taken whole: the `HeaderMap` extractor would copy it.
+    let user = state.auth().authenticate(request.headers())?;
+    let request = parse_token_query(request.uri().query().unwrap_or(""))?;
     let token = state.issuer().issue(&user, &request, Utc::now())?;
     state.metrics().token_issued("upload-token");
     tracing::debug!(user, token_id = token.token_id, "upload token issued");
@@ -274,6 +275,7 @@ pub async fn static_file(method: Method, uri: axum::http::Uri) -> Response {
             if method == Method::HEAD {
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(asset.body.len()));
             }
+            response.extensions_mut().insert(RouteLabel("static"));
             response
         }
         None => ApiError::NotFound(format!("{:?}", uri.path())).into_response(),

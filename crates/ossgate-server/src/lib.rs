@@ -13,6 +13,7 @@
 //! - [`callback`]: callback verification and recording.
 //! - [`db`]: upload records in SQLite, with migrations.
 //! - [`metrics`]: Prometheus counters and latency histograms.
+//! - [`middleware`]: request ids, the request span and latency by route.
 //! - [`web`]: the upload page, embedded at build time.
 //! - [`handlers`] and [`app`]: the HTTP API, its layers and the serve loop.
 //! - [`dev`]: `ossgate dev`, the app server with an embedded OSS emulator.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod handlers;
 pub mod keys;
 pub mod metrics;
+pub mod middleware;
 pub mod ticket;
 pub mod token;
 pub mod web;

@@ -6,7 +6,8 @@
 //! `ossgate_http_request_duration_seconds{method,route,status}`. Label values
 //! come from fixed sets, so the number of series stays bounded whatever
 //! clients send: methods outside RFC 9110's and PATCH are `other`, and routes
-//! are the router's templates (`/api/uploads/{id}`), never raw paths.
+//! are the router's templates (`/api/uploads/{id}`), never raw paths. Page
+//! files are `static`, and requests that match nothing are `unmatched`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;

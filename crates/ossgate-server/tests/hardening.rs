@@ -305,6 +305,7 @@ async fn raw_paths_never_become_labels() {
         send_method(&app, "POST", &format!("/api/nothing/{index}")).await;
         send_method(&app, "GET", &format!("/api/uploads/{index}")).await;
     }
+    send_method(&app, "GET", "/").await;
 
     let metrics = app.get("/metrics", None).await;
     let text = String::from_utf8(metrics.body).unwrap();
@@ -318,9 +319,12 @@ async fn raw_paths_never_become_labels() {
         .collect();
     for route in &route_labels {
         assert!(
-            ["/api/uploads/{id}", "/metrics", "unmatched"].contains(route),
+            ["/api/uploads/{id}", "/metrics", "static", "unmatched"].contains(route),
             "unexpected route label {route}: {text}"
         );
+    }
+    for route in ["static", "unmatched"] {
+        assert!(route_labels.contains(route), "no {route} label: {text}");
     }
 }
 

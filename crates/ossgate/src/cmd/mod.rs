@@ -6,6 +6,8 @@ pub mod emulator;
 pub mod policy;
 pub mod serve;
 
+use std::io::IsTerminal as _;
+
 /// The log format on standard error.
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
 pub enum LogFormat {
@@ -14,12 +16,14 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the tracing subscriber: `RUST_LOG` or `info`, on standard error.
+/// Installs the tracing subscriber: `RUST_LOG` or `info`, on standard error,
+/// with colours only when standard error is a terminal.
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // A subscriber may already be installed (e.g. by a test harness); keep it.
     let _ = match format {
