@@ -250,7 +250,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// Everything else: an embedded page file for GET and HEAD, else 404.
-pub async fn static_file(method: Method, uri: axum::http::Uri) -> Response {
+pub async fn static_file(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+) -> Response {
     let asset = (method == Method::GET || method == Method::HEAD)
         .then(|| web::asset(uri.path()))
         .flatten();
@@ -268,10 +272,9 @@ pub async fn static_file(method: Method, uri: axum::http::Uri) -> Response {
                 HeaderValue::from_static(asset.content_type),
             );
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            headers.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
+            for (name, value) in web::security_headers(&state.config().bucket_url) {
+                headers.insert(name, value);
+            }
             if method == Method::HEAD {
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(asset.body.len()));
             }

@@ -33,8 +33,6 @@ pub fn asset(path: &str) -> Option<Asset> {
 
 /// Returns the headers to send with every page file, for a bucket at
 /// `bucket_url` (the URL the upload tokens and presigned URLs start with).
-// NOTE: `handlers::static_file` does not send these yet. It sets only
-// `X-Content-Type-Options`, so the page goes out without this policy.
 pub fn security_headers(bucket_url: &str) -> [(HeaderName, HeaderValue); 5] {
     let policy = content_security_policy(bucket_url);
     [

@@ -846,6 +846,14 @@ async fn upload_page_is_served_with_its_content_type() {
     assert_eq!(index.status, StatusCode::OK);
     assert_eq!(index.headers["content-type"], "text/html; charset=utf-8");
     assert_eq!(index.headers["x-content-type-options"], "nosniff");
+    assert_eq!(index.headers["x-frame-options"], "DENY");
+    let policy = index.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let bucket_origin = format!("https://{}.oss-cn-hangzhou.aliyuncs.com", common::BUCKET);
+    assert!(
+        policy.contains(&format!("connect-src 'self' {bucket_origin}")),
+        "{policy}"
+    );
     let missing = app.get("/no-such-file.js", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.code(), "NotFound");
