@@ -36,7 +36,10 @@
 //     button.file-cancel, button.file-retry
 //   #overall-progress[data-percent]  progress over all files not rejected or canceled
 //   #retry-failed, #clear-finished
-//   #uploads-list > li.upload[data-id][data-object]   "My uploads", newest first
+//   #uploads-list > li.upload        one row per upload in "My uploads", newest first, with
+//       [data-id], [data-object]     the record's id and object key
+//       [data-filename]              the file's original name
+//     .upload__name, .upload__key    the name (a link to the file) and the "Stored as" key line
 //   #uploads[aria-busy]              "true" while the list loads
 //   #uploads-more, #uploads-refresh
 //   #status                          the aria-live region announcing each change
@@ -1081,40 +1084,56 @@
     elements["uploads-message"].hidden = text === "";
   }
 
+  // The name and the key come from uploaders, so they are only ever set as text.
   function uploadItem(upload) {
+    const object = String(upload.object || "");
+    const name = uploadName(upload);
     const item = document.createElement("li");
     item.className = "upload";
     item.dataset.id = String(upload.id);
-    item.dataset.object = upload.object || "";
+    item.dataset.object = object;
+    item.dataset.filename = name;
 
     const url = safeHttpUrl(upload.url);
     const isImage = typeof upload.mimeType === "string" && upload.mimeType.startsWith("image/");
     if (url && isImage) {
-      item.append(thumbnail(url, translate("file.thumbnailAlt", { name: upload.object }), true));
+      item.append(thumbnail(url, translate("file.thumbnailAlt", { name }), true));
     } else {
-      item.append(element("span", "upload__icon", fileBadge(upload)));
+      item.append(element("span", "upload__icon", fileBadge(name, upload.mimeType)));
     }
 
     const body = element("div", "upload__body");
-    const title = url ? element("a", "upload__name", upload.object) : element("span", "upload__name", upload.object);
+    const title = url ? element("a", "upload__name", name) : element("span", "upload__name", name);
     if (url) {
       title.href = url;
       title.target = "_blank";
       title.rel = "noopener noreferrer";
     }
-    body.append(title, element("span", "upload__meta", uploadDetails(upload)));
+    const key = element("span", "upload__key", translate("file.object", { object }));
+    body.append(title, key, element("span", "upload__meta", uploadDetails(upload)));
     item.append(body);
     return item;
   }
 
+  /**
+   * Returns the file's original name from the API, else (from a server that sends none) the
+   * last segment of the object key.
+   */
+  function uploadName(upload) {
+    if (typeof upload.filename === "string" && upload.filename !== "") {
+      return upload.filename;
+    }
+    const segments = String(upload.object || "").split("/").filter((segment) => segment !== "");
+    return segments.length > 0 ? segments[segments.length - 1] : String(upload.object || "");
+  }
+
   /** Returns a short badge for files without a thumbnail: the extension, else the MIME subtype. */
-  function fileBadge(upload) {
-    const name = String(upload.object || "");
+  function fileBadge(name, mimeType) {
     const dot = name.lastIndexOf(".");
     if (dot > name.lastIndexOf("/") && dot < name.length - 1) {
       return name.slice(dot + 1, dot + 5).toUpperCase();
     }
-    return String(upload.mimeType || "").split("/")[1]?.slice(0, 4).toUpperCase() || "FILE";
+    return String(mimeType || "").split("/")[1]?.slice(0, 4).toUpperCase() || "FILE";
   }
 
   function uploadDetails(upload) {

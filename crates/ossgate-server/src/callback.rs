@@ -8,7 +8,8 @@
 //! any other value in the body is trusted. Then come the ticket's expiry
 //! (plus the configured grace), the bucket, the object against the ticket's
 //! directory or key, the size and the content type. Only then is the upload
-//! recorded.
+//! recorded, with the file name from the ticket or, when the ticket has none,
+//! the last segment of the object key.
 //!
 //! A replay of an accepted callback gets a response for the same record (with
 //! a freshly presigned URL) and adds no row, as long as its ticket is within
@@ -33,7 +34,7 @@ use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 
 use crate::app::AppState;
-use crate::db::{NewUpload, RecordOutcome, Recorded, Upload};
+use crate::db::{key_filename, NewUpload, RecordOutcome, Recorded, Upload};
 use crate::error::{ApiError, CallbackRejection};
 
 /// A callback request as received.
@@ -272,8 +273,14 @@ async fn check_and_record(
         }
     }
 
-    // Record it, or find the record of the same upload.
+    // Record it, or find the record of the same upload. Only tokens with a
+    // server-chosen key carry a name. With `${filename}` keys, including the
+    // legacy policy's, the key's last segment is the name OSS received.
     let request_id = body.request_id.clone();
+    let filename = match &ticket.filename {
+        Some(name) => crate::ticket::truncate_filename(name).to_owned(),
+        None => key_filename(&body.object).to_owned(),
+    };
     let upload = NewUpload {
         bucket: body.bucket,
         object: body.object,
@@ -288,6 +295,7 @@ async fn check_and_record(
         token_id: ticket.token_id,
         client_ip: body.client_ip,
         oss_request_id: body.request_id,
+        filename,
         created_at: now,
     };
     match state.db().record(&upload).await? {

@@ -19,6 +19,11 @@
 //! NOTE: the bucket holds only the latest object under a key, so an older
 //! row's presigned URL reads the newer content.
 //!
+//! Each row carries the file's original name: the name the browser declared
+//! for a server-chosen key, else the last segment of the object key. Rows
+//! recorded before the `filename` column existed have none, and
+//! [`Upload::display_filename`] falls back to the key's last segment for them.
+//!
 //! NOTE: the schema is kept PostgreSQL-friendly, but only SQLite is wired up.
 
 use std::path::Path;
@@ -30,6 +35,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions as _, Connection as _, FromRow, SqlitePool};
 
 use crate::error::ServerError;
+use crate::ticket::truncate_filename;
 
 /// An upload about to be recorded.
 #[derive(Clone, Debug)]
@@ -48,6 +54,9 @@ pub struct NewUpload {
     pub client_ip: Option<String>,
     /// The `x-oss-request-id` of the PostObject request, from `${reqId}`.
     pub oss_request_id: String,
+    /// The file's original name, at most
+    /// [`crate::ticket::MAX_TICKET_FILENAME_LEN`] bytes.
+    pub filename: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -70,6 +79,30 @@ pub struct Upload {
     /// Missing only in rows recorded before callbacks had to carry one.
     pub oss_request_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Missing only in rows recorded before the column existed.
+    pub filename: Option<String>,
+}
+
+impl Upload {
+    /// Returns the file's original name, or for a row recorded without one
+    /// the last segment of its object key.
+    pub fn display_filename(&self) -> &str {
+        match &self.filename {
+            Some(name) => name,
+            None => key_filename(&self.object),
+        }
+    }
+}
+
+/// Returns the last non-empty `/`-separated segment of an object key (the
+/// whole key when it has none), cut to
+/// [`crate::ticket::MAX_TICKET_FILENAME_LEN`] bytes like a declared name.
+pub fn key_filename(object: &str) -> &str {
+    let segment = object
+        .rsplit('/')
+        .find(|segment| !segment.is_empty())
+        .unwrap_or(object);
+    truncate_filename(segment)
 }
 
 /// Whether a callback's upload was newly recorded or already on record.
@@ -101,7 +134,8 @@ pub struct Database {
 }
 
 const COLUMNS: &str = "id, bucket, object, size, etag, mime_type, image_width, image_height, \
-                       image_format, crc64, user_id, token_id, client_ip, oss_request_id, created_at";
+                       image_format, crc64, user_id, token_id, client_ip, oss_request_id, created_at, \
+                       filename";
 
 impl Database {
     /// Opens (creating if needed) the SQLite file at `path` and applies the
@@ -210,7 +244,7 @@ impl Database {
         let inserted: Option<Upload> = sqlx::query_as(&format!(
             "INSERT INTO uploads (bucket, object, size, etag, mime_type, image_width, \
              image_height, image_format, crc64, user_id, token_id, client_ip, oss_request_id, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             created_at, filename) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         ))
         .bind(&upload.bucket)
@@ -227,6 +261,7 @@ impl Database {
         .bind(&upload.client_ip)
         .bind(&upload.oss_request_id)
         .bind(upload.created_at)
+        .bind(&upload.filename)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
@@ -317,6 +352,7 @@ mod tests {
             token_id: token.into(),
             client_ip: Some("127.0.0.1".into()),
             oss_request_id: request_id.into(),
+            filename: "a report.txt".into(),
             created_at: "2026-12-04T10:00:00Z".parse().unwrap(),
         }
     }
@@ -329,6 +365,8 @@ mod tests {
             panic!("the first callback is not inserted");
         };
         assert_eq!(first.size, 5);
+        assert_eq!(first.filename.as_deref(), Some("a report.txt"));
+        assert_eq!(first.display_filename(), "a report.txt");
         assert_eq!(
             first.created_at,
             "2026-12-04T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
@@ -454,6 +492,64 @@ mod tests {
             "{outcome:?}"
         );
         assert_eq!(db.list("alice", 10, None).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn upgrade_adds_filename_to_old_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ossgate.db");
+
+        // A database created by the migrations before the `filename` column,
+        // with a row recorded then.
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePool::connect_with(options).await.unwrap();
+            let mut before_filename = sqlx::migrate!("./migrations");
+            before_filename.migrations = before_filename.migrations[..2].to_vec().into();
+            before_filename.run(&pool).await.unwrap();
+            sqlx::query(
+                "INSERT INTO uploads (id, bucket, object, size, etag, mime_type, user_id, \
+                 token_id, oss_request_id, created_at) \
+                 VALUES (3, 'b', 'uploads/alice/2026-12-04/0f6c1f7e.png', 11, 'E', \
+                 'image/png', 'alice', 't1', 'r-old', ?)",
+            )
+            .bind("2026-12-04T09:00:00Z".parse::<DateTime<Utc>>().unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+
+        let db = Database::open(&path).await.unwrap();
+        let old = db
+            .get("alice", 3)
+            .await
+            .unwrap()
+            .expect("the old row is kept");
+        assert_eq!(old.filename, None);
+        assert_eq!(old.display_filename(), "0f6c1f7e.png");
+
+        // New rows record their name next to the old one.
+        let RecordOutcome::Inserted(new) =
+            db.record(&upload("t2", "b.txt", "r-new")).await.unwrap()
+        else {
+            panic!("the new upload is not inserted");
+        };
+        assert_eq!(new.filename.as_deref(), Some("a report.txt"));
+        let listed = db.list("alice", 10, None).await.unwrap();
+        assert_eq!(listed, [new, old]);
+    }
+
+    #[test]
+    fn key_filename_is_the_last_segment() {
+        assert_eq!(key_filename("uploads/alice/2026-12-04/cat.png"), "cat.png");
+        assert_eq!(key_filename("cat.png"), "cat.png");
+        assert_eq!(key_filename("uploads/alice/photos/"), "photos");
+        assert_eq!(key_filename("/"), "/");
+        let long = format!("d/{}", "键".repeat(100));
+        assert_eq!(key_filename(&long).len(), 255);
     }
 
     #[tokio::test]

@@ -110,6 +110,7 @@ pub async fn callback(
         "Status": "OK",
         "id": upload.id,
         "object": upload.object,
+        "filename": upload.display_filename(),
         "size": upload.size,
         "mimeType": upload.mime_type,
         "url": presigned_url(&state, &upload.object, now),
@@ -131,6 +132,9 @@ struct UploadView {
     id: i64,
     bucket: String,
     object: String,
+    /// The file's original name, or the key's last segment for rows recorded
+    /// without one.
+    filename: String,
     size: i64,
     etag: String,
     mime_type: String,
@@ -145,6 +149,7 @@ fn view(state: &AppState, upload: Upload, now: DateTime<Utc>) -> UploadView {
     UploadView {
         url: presigned_url(state, &upload.object, now),
         created_at: upload.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        filename: upload.display_filename().to_owned(),
         id: upload.id,
         bucket: upload.bucket,
         object: upload.object,

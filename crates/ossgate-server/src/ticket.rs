@@ -1,8 +1,8 @@
 //! Callback tickets: what a token allowed, carried through OSS and back.
 //!
 //! Issuing a token writes nothing. Instead the callback body template carries a
-//! literal ticket naming the user, the directory or exact key, the expiry and
-//! a token id, sealed with HMAC-SHA256 under a server secret. Because the
+//! literal ticket naming the user, the directory or exact key, the expiry, a
+//! token id and optionally the file's original name, sealed with HMAC-SHA256 under a server secret. Because the
 //! policy binds the `callback` value exactly, the browser cannot change the
 //! ticket. OSS's RSA signature covers the body, so a third party cannot
 //! change it either. The HMAC also stops a forger who controls a trusted key.
@@ -23,6 +23,14 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Domain separation for the MAC, so the secret signs nothing else by accident.
 const MAC_CONTEXT: &[u8] = b"ossgate-ticket-v1.";
+
+/// Maximum length of the file name a ticket carries, in bytes.
+///
+/// OSS limits the `callback` parameter to 5 KB. A 255-byte name becomes at most
+/// 510 bytes of JSON when every byte is a `"` or `\`. Base64 grows that to 680
+/// bytes in the ticket and to about 910 in the `callback` field, which leaves
+/// room for the URL, the body template and the rest of the ticket.
+pub const MAX_TICKET_FILENAME_LEN: usize = 255;
 
 /// The objects a ticket allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,20 +60,42 @@ pub struct Ticket {
     pub expires: i64,
     /// Unique per token; with the object it identifies an upload.
     pub token_id: String,
+    /// The file's original name as the browser declared it, cut to
+    /// [`MAX_TICKET_FILENAME_LEN`] bytes by [`TicketKey::seal`]. `None` in
+    /// tickets sealed without one, including every ticket older than the field.
+    pub filename: Option<String>,
 }
 
+/// Cuts `name` to at most [`MAX_TICKET_FILENAME_LEN`] bytes on a UTF-8
+/// character boundary.
+pub fn truncate_filename(name: &str) -> &str {
+    if name.len() <= MAX_TICKET_FILENAME_LEN {
+        return name;
+    }
+    let mut end = MAX_TICKET_FILENAME_LEN;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// The ticket's JSON. Strings are borrowed when sealing and owned when
+/// opening. A field added later must be optional, so that tickets sealed
+/// before it still open.
 #[derive(Serialize, Deserialize)]
-struct Payload {
+struct Payload<S> {
     #[serde(rename = "u")]
-    user: String,
+    user: S,
     #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
-    dir: Option<String>,
+    dir: Option<S>,
     #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
-    key: Option<String>,
+    key: Option<S>,
     #[serde(rename = "e")]
     expires: i64,
     #[serde(rename = "t")]
-    token_id: String,
+    token_id: S,
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    filename: Option<S>,
 }
 
 /// A reason a ticket was rejected.
@@ -101,18 +131,20 @@ impl TicketKey {
         mac
     }
 
-    /// Seals a ticket into its wire form.
+    /// Seals a ticket into its wire form. A file name longer than
+    /// [`MAX_TICKET_FILENAME_LEN`] bytes is cut (see [`truncate_filename`]).
     pub fn seal(&self, ticket: &Ticket) -> String {
         let (dir, key) = match &ticket.scope {
-            TicketScope::Dir(dir) => (Some(dir.clone()), None),
-            TicketScope::Key(key) => (None, Some(key.clone())),
+            TicketScope::Dir(dir) => (Some(dir.as_str()), None),
+            TicketScope::Key(key) => (None, Some(key.as_str())),
         };
         let payload = Payload {
-            user: ticket.user.clone(),
+            user: ticket.user.as_str(),
             dir,
             key,
             expires: ticket.expires,
-            token_id: ticket.token_id.clone(),
+            token_id: ticket.token_id.as_str(),
+            filename: ticket.filename.as_deref().map(truncate_filename),
         };
         let json = serde_json::to_vec(&payload).expect("a ticket payload always serialises");
         let payload_part = URL_SAFE_NO_PAD.encode(json);
@@ -143,7 +175,7 @@ impl TicketKey {
         let json = URL_SAFE_NO_PAD
             .decode(payload_part)
             .map_err(|_| TicketError::BadPayload)?;
-        let payload: Payload =
+        let payload: Payload<String> =
             serde_json::from_slice(&json).map_err(|_| TicketError::BadPayload)?;
         let scope = match (payload.dir, payload.key) {
             (Some(dir), None) => TicketScope::Dir(dir),
@@ -155,6 +187,7 @@ impl TicketKey {
             scope,
             expires: payload.expires,
             token_id: payload.token_id,
+            filename: payload.filename,
         })
     }
 }
@@ -185,7 +218,59 @@ mod tests {
             scope: TicketScope::Dir("uploads/alice/2026-12-04/".into()),
             expires: 1_800_000_000,
             token_id: "0f6c1f7e".into(),
+            filename: None,
         }
+    }
+
+    /// `ticket()` sealed by the ticket format before it had a file name.
+    const SEALED_WITHOUT_FILENAME: &str =
+        "eyJ1IjoiYWxpY2UiLCJkIjoidXBsb2Fkcy9hbGljZS8yMDI2LTEyLTA0LyIs\
+         ImUiOjE4MDAwMDAwMDAsInQiOiIwZjZjMWY3ZSJ9.zjIEphpPjCI0rJ_exHqS7lxHYXqGYKdMoUWyMKwxvzs";
+
+    #[test]
+    fn ticket_without_filename_still_opens() {
+        let key = TicketKey::new(b"0123456789abcdef0123456789abcdef");
+        let opened = key.open(SEALED_WITHOUT_FILENAME).unwrap();
+        assert_eq!(opened, ticket());
+        assert_eq!(opened.filename, None);
+        // A ticket without a name is sealed exactly as before the field existed.
+        assert_eq!(key.seal(&ticket()), SEALED_WITHOUT_FILENAME);
+    }
+
+    #[test]
+    fn ticket_with_filename_round_trips() {
+        let key = TicketKey::new(b"0123456789abcdef0123456789abcdef");
+        let mut named = ticket();
+        named.filename = Some("假期 \"照片\" & notes\\1.png".into());
+        let sealed = key.seal(&named);
+        assert_eq!(key.open(&sealed).unwrap(), named);
+        assert!(sealed
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte)));
+    }
+
+    #[test]
+    fn long_cjk_filename_is_truncated() {
+        let key = TicketKey::new(b"0123456789abcdef0123456789abcdef");
+        // One ASCII byte, then three-byte characters: byte 255 falls inside one.
+        let long = format!("a{}.png", "年度报告".repeat(30));
+        assert!(long.len() > MAX_TICKET_FILENAME_LEN);
+        let mut named = ticket();
+        named.filename = Some(long.clone());
+
+        let opened = key.open(&key.seal(&named)).unwrap();
+        let filename = opened.filename.unwrap();
+        assert_eq!(filename.len(), 1 + 3 * 84, "{filename}");
+        assert!(long.starts_with(&filename), "{filename}");
+    }
+
+    #[test]
+    fn truncate_filename_keeps_short_names() {
+        assert_eq!(truncate_filename("cat.png"), "cat.png");
+        let exact = "x".repeat(MAX_TICKET_FILENAME_LEN);
+        assert_eq!(truncate_filename(&exact), exact);
+        let over = "x".repeat(MAX_TICKET_FILENAME_LEN + 1);
+        assert_eq!(truncate_filename(&over).len(), MAX_TICKET_FILENAME_LEN);
     }
 
     #[test]

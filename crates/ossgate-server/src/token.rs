@@ -13,6 +13,11 @@
 //! The callback body is form-encoded (OSS's default): `bucket`, `object`,
 //! `etag`, `size`, `mimeType`, `imageWidth`, `imageHeight`, `imageFormat`,
 //! `crc64`, `clientIp`, `reqId` and `ticket`.
+//!
+//! With the unique key strategy the ticket also carries the declared
+//! `filename`, cut to [`crate::ticket::MAX_TICKET_FILENAME_LEN`] bytes, so the
+//! record can show the name the server-chosen key lacks. With `${filename}`
+//! keys the key already has the name OSS received, so the ticket has none.
 
 use std::fmt::Write as _;
 
@@ -26,7 +31,7 @@ use serde::Serialize;
 
 use crate::config::{version_name, KeyStrategy, ServerConfig};
 use crate::error::ApiError;
-use crate::ticket::{Ticket, TicketKey, TicketScope};
+use crate::ticket::{truncate_filename, Ticket, TicketKey, TicketScope};
 
 /// The initial capacity of a token's JSON: a V4 token is about 3 KB, and
 /// growing a small buffer to that size costs several copies per request.
@@ -235,12 +240,15 @@ impl TokenIssuer {
 
         // Choose the key condition and build the policy.
         let dir = render_dir(&self.upload_dir, user, now);
-        let key = match self.key_strategy {
-            KeyStrategy::Unique => Some(unique_key(&dir, request.filename.as_deref())),
-            KeyStrategy::Filename => None,
+        let (key, ticket_filename) = match self.key_strategy {
+            KeyStrategy::Unique => (
+                Some(unique_key(&dir, request.filename.as_deref())),
+                request.filename.as_deref(),
+            ),
+            KeyStrategy::Filename => (None, None),
         };
         let restrict_types = !self.content_types.is_empty();
-        let draft = self.draft(user, dir, key, now, restrict_types);
+        let draft = self.draft(user, dir, key, ticket_filename, now, restrict_types);
 
         // The fields the page sends before the signed ones, then the signed ones.
         let mut fields = FormFields::new();
@@ -285,7 +293,7 @@ impl TokenIssuer {
     /// still checked when the callback arrives.
     pub fn issue_legacy(&self, user: &str, now: DateTime<Utc>) -> LegacyPolicy {
         let dir = render_dir(&self.upload_dir, user, now);
-        let draft = self.draft(user, dir, None, now, false);
+        let draft = self.draft(user, dir, None, None, now, false);
         let signed = self.legacy_signer.sign(draft.policy, now);
         LegacyPolicy {
             accessid: self.legacy_signer.access_key_id().to_owned(),
@@ -307,6 +315,7 @@ impl TokenIssuer {
         user: &str,
         dir: String,
         key: Option<String>,
+        filename: Option<&str>,
         now: DateTime<Utc>,
         restrict_types: bool,
     ) -> Draft {
@@ -314,7 +323,8 @@ impl TokenIssuer {
         let expiration =
             DateTime::from_timestamp(now.timestamp() + self.lifetime_secs, 0).unwrap_or(now);
 
-        // The ticket binds the user, the scope, the expiry and the token id.
+        // The ticket binds the user, the scope, the expiry, the token id and
+        // the file's name when there is one.
         let scope = match &key {
             Some(key) => TicketScope::Key(key.clone()),
             None => TicketScope::Dir(dir.clone()),
@@ -324,6 +334,7 @@ impl TokenIssuer {
             scope,
             expires: expiration.timestamp(),
             token_id: token_id.clone(),
+            filename: filename.map(|name| truncate_filename(name).to_owned()),
         });
         let callback = CallbackParam {
             urls: vec![self.callback_url.clone()],
@@ -687,6 +698,96 @@ mod tests {
         token.content_types.clear();
         token.fields = FormFields::new();
         assert_eq!(token.to_json(), serde_json::to_string(&token).unwrap());
+    }
+
+    fn issuer(key_strategy: &str) -> TokenIssuer {
+        let env = [
+            ("OSSGATE_BUCKET", "examplebucket"),
+            ("OSSGATE_REGION", "cn-hangzhou"),
+            (
+                "OSSGATE_CALLBACK_URL",
+                "https://app.example.com/api/oss/callback",
+            ),
+            ("OSSGATE_TICKET_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("OSSGATE_KEY_STRATEGY", key_strategy),
+            ("OSSGATE_AUTH_MODE", "none"),
+            ("OSS_ACCESS_KEY_ID", "LTAI5tTestKeyId"),
+            ("OSS_ACCESS_KEY_SECRET", "test-access-key-secret"),
+        ];
+        let sources = crate::config::ConfigSources {
+            env: env
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+            ..Default::default()
+        };
+        let config = ServerConfig::load(&sources, crate::config::Mode::Serve).unwrap();
+        TokenIssuer::new(&config)
+    }
+
+    /// Opens the ticket in a token's `callback` field.
+    fn ticket_of(issuer: &TokenIssuer, callback: &str) -> Ticket {
+        use base64::Engine as _;
+        let param = base64::engine::general_purpose::STANDARD
+            .decode(callback)
+            .unwrap();
+        let param: serde_json::Value = serde_json::from_slice(&param).unwrap();
+        let body = param["callbackBody"].as_str().unwrap();
+        let (_, sealed) = body.rsplit_once("&ticket=").unwrap();
+        issuer.ticket_key().open(sealed).unwrap()
+    }
+
+    #[test]
+    fn unique_key_token_carries_the_filename() {
+        let issuer = issuer("unique");
+        let request = TokenRequest {
+            filename: Some("假期照片.png".to_owned()),
+            ..TokenRequest::default()
+        };
+        let token = issuer.issue("alice", &request, Utc::now()).unwrap();
+        let ticket = ticket_of(&issuer, token.fields.get("callback").unwrap());
+        assert_eq!(ticket.filename.as_deref(), Some("假期照片.png"));
+
+        let unnamed = issuer
+            .issue("alice", &TokenRequest::default(), Utc::now())
+            .unwrap();
+        let ticket = ticket_of(&issuer, unnamed.fields.get("callback").unwrap());
+        assert_eq!(ticket.filename, None);
+    }
+
+    #[test]
+    fn filename_key_and_legacy_tokens_carry_no_filename() {
+        let issuer = issuer("filename");
+        let request = TokenRequest {
+            filename: Some("cat.png".to_owned()),
+            ..TokenRequest::default()
+        };
+        let token = issuer.issue("alice", &request, Utc::now()).unwrap();
+        let ticket = ticket_of(&issuer, token.fields.get("callback").unwrap());
+        assert_eq!(ticket.filename, None);
+
+        let legacy = issuer.issue_legacy("alice", Utc::now());
+        assert_eq!(ticket_of(&issuer, &legacy.callback).filename, None);
+    }
+
+    #[test]
+    fn longest_filename_keeps_callback_under_5_kb() {
+        let issuer = issuer("unique");
+        // A name of the maximum length a token request allows: 1023 bytes of
+        // CJK text and a quote, which JSON escapes to two bytes.
+        let filename = format!("{}\"", "报".repeat(341));
+        assert_eq!(filename.len(), 1024);
+        let request = TokenRequest {
+            filename: Some(filename.clone()),
+            ..TokenRequest::default()
+        };
+        let token = issuer.issue("alice", &request, Utc::now()).unwrap();
+        let callback = token.fields.get("callback").unwrap();
+        assert!(callback.len() < 5 * 1024, "{} bytes", callback.len());
+
+        let recorded = ticket_of(&issuer, callback).filename.unwrap();
+        assert_eq!(recorded.len(), 255);
+        assert!(filename.starts_with(&recorded));
     }
 
     #[test]

@@ -79,8 +79,9 @@ async fn post_form(
 
 async fn upload_with_token(server: &DevServer, filename: &str) -> (Value, Value) {
     let data = png();
+    let encoded: String = url::form_urlencoded::byte_serialize(filename.as_bytes()).collect();
     let token_url = format!(
-        "{}/api/upload-token?filename={filename}&size={}&contentType=image%2Fpng",
+        "{}/api/upload-token?filename={encoded}&size={}&contentType=image%2Fpng",
         server.app_url,
         data.len()
     );
@@ -180,6 +181,51 @@ async fn plupload_form_against_legacy_policy() {
     let reply: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(reply["Status"], "OK");
     assert_eq!(reply["object"], format!("{dir_prefix}holiday.png"));
+
+    // The legacy ticket carries no name, so the key's last segment is recorded.
+    assert_eq!(reply["filename"], "holiday.png");
+    let list = get_json(&format!("{}/api/uploads", server.app_url)).await;
+    assert_eq!(list["uploads"][0]["filename"], "holiday.png");
+
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn unique_key_records_the_cjk_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), ConfigSources::default()).await;
+    let filename = "2026 年度报告 \"终稿\".png";
+    let (token, reply) = upload_with_token(&server, filename).await;
+
+    // The key is the server's hex name, and the record keeps the real one.
+    let key = token["key"].as_str().unwrap();
+    assert!(!key.contains("年度"), "{key}");
+    assert_eq!(reply["object"], key);
+    assert_eq!(reply["filename"], filename);
+
+    let list = get_json(&format!("{}/api/uploads", server.app_url)).await;
+    assert_eq!(list["uploads"][0]["object"], key);
+    assert_eq!(list["uploads"][0]["filename"], filename);
+    let id = reply["id"].as_i64().unwrap();
+    let one = get_json(&format!("{}/api/uploads/{id}", server.app_url)).await;
+    assert_eq!(one["filename"], filename);
+
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn unique_key_truncates_long_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), ConfigSources::default()).await;
+    // 1 + 3 * 110 + 4 bytes, beyond the 255-byte limit of a recorded name.
+    let filename = format!("a{}.png", "报".repeat(110));
+    let (_, reply) = upload_with_token(&server, &filename).await;
+
+    let recorded = reply["filename"].as_str().unwrap();
+    assert_eq!(recorded.len(), 1 + 3 * 84, "{recorded}");
+    assert!(filename.starts_with(recorded), "{recorded}");
+    let list = get_json(&format!("{}/api/uploads", server.app_url)).await;
+    assert_eq!(list["uploads"][0]["filename"], recorded);
 
     server.stop().await.unwrap();
 }
@@ -487,6 +533,7 @@ async fn filename_strategy_stores_the_file_name() {
         reply["object"],
         format!("{}holiday.png", token["dir"].as_str().unwrap())
     );
+    assert_eq!(reply["filename"], "holiday.png");
     server.stop().await.unwrap();
 }
 

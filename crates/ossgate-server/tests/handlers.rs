@@ -607,6 +607,7 @@ async fn callback_with_an_expired_ticket_is_rejected() {
         scope: TicketScope::Key(token["key"].as_str().unwrap().into()),
         expires: Utc::now().timestamp() - 901,
         token_id: "expired-token".into(),
+        filename: None,
     });
     let answer = app
         .signed_callback("/api/oss/callback", &body_with_ticket(&token, &ticket))
@@ -619,6 +620,7 @@ async fn callback_with_an_expired_ticket_is_rejected() {
         scope: TicketScope::Key(token["key"].as_str().unwrap().into()),
         expires: Utc::now().timestamp() - 800,
         token_id: "late-token".into(),
+        filename: None,
     });
     let answer = app
         .signed_callback("/api/oss/callback", &body_with_ticket(&token, &ticket))
@@ -635,6 +637,7 @@ async fn callback_with_a_forged_ticket_is_rejected() {
         scope: TicketScope::Dir("uploads/".into()),
         expires: Utc::now().timestamp() + 60,
         token_id: "forged".into(),
+        filename: None,
     });
     let answer = app
         .signed_callback("/api/oss/callback", &body_with_ticket(&token, &forged))

@@ -299,6 +299,7 @@ async fn forged_ticket_triggers_no_key_fetch() {
         scope: TicketScope::Dir("uploads/".into()),
         expires: Utc::now().timestamp() + 60,
         token_id: "forged".into(),
+        filename: None,
     });
     let genuine = callback_body(&token, object, 68, "5C00000000000000000000000F0F");
     let (head, _) = genuine.rsplit_once("&ticket=").unwrap();

@@ -327,6 +327,20 @@ async fn upload_scenario(harness: &mut Harness) -> Result<()> {
         listed.contains(&photo_key) && listed.contains(&binary_key),
         "{listed:?}"
     );
+
+    // Each row shows the file's own name, with the server-chosen key beneath it.
+    for (key, name) in [(&photo_key, "photo.png"), (&binary_key, "big.bin")] {
+        let row = harness
+            .listed_upload(key)
+            .await?
+            .with_context(|| format!("no row for {key}"))?;
+        assert_eq!(
+            row.name, name,
+            "the row does not show the file's name: {row:?}"
+        );
+        assert_eq!(row.filename, name, "data-filename: {row:?}");
+        assert_eq!(row.key, format!("Stored as {key}"), "the key line: {row:?}");
+    }
     harness.screenshot("02-uploaded").await?;
 
     // The app server recorded both uploads, with the image's size read by OSS.
@@ -337,6 +351,7 @@ async fn upload_scenario(harness: &mut Harness) -> Result<()> {
         "the API and the page disagree on the order"
     );
     let photo_record = find_upload(&uploads, &photo_key)?;
+    assert_eq!(photo_record.filename, "photo.png");
     assert_eq!(photo_record.size, PNG_FIXTURE.len() as u64);
     assert_eq!(photo_record.mime_type.as_deref(), Some("image/png"));
     assert_eq!(photo_record.image_width, Some(PNG_WIDTH));
@@ -589,6 +604,23 @@ async fn chinese_scenario(harness: &mut Harness) -> Result<()> {
             Duration::from_secs(10),
         )
         .await?;
+    let key = done
+        .object
+        .clone()
+        .context("no object key from the callback")?;
+    let listed = harness
+        .listed_upload(&key)
+        .await?
+        .context("the upload is not listed")?;
+    assert_eq!(
+        listed.name, "照片.png",
+        "the list shows the key, not the name: {listed:?}"
+    );
+    assert_eq!(
+        listed.key,
+        format!("对象名：{key}"),
+        "the key line: {listed:?}"
+    );
     harness.screenshot("01-chinese-phone").await?;
 
     harness.click("#lang-switch").await?;
@@ -602,6 +634,12 @@ async fn chinese_scenario(harness: &mut Harness) -> Result<()> {
         .await?
         .context("the row vanished")?;
     assert_eq!(row.state_text, "Uploaded");
+    let listed = harness
+        .listed_upload(&key)
+        .await?
+        .context("the upload is not listed in English")?;
+    assert_eq!(listed.name, "照片.png", "{listed:?}");
+    assert_eq!(listed.key, format!("Stored as {key}"), "{listed:?}");
     harness.screenshot("02-english-phone").await?;
 
     harness.client.refresh().await?;
@@ -1341,6 +1379,22 @@ impl Harness {
     }
 
     /// Returns the object keys in "My uploads", top to bottom.
+    /// Reads the "My uploads" row of `object`, or `None` when it is not listed.
+    async fn listed_upload(&self, object: &str) -> Result<Option<ListedUpload>> {
+        let row = self
+            .client
+            .execute(
+                "const item = Array.from(document.querySelectorAll('#uploads-list li.upload'))\
+                 .find(item => item.dataset.object === arguments[0]);\
+                 return item ? { filename: item.dataset.filename,\
+                 name: item.querySelector('.upload__name').textContent,\
+                 key: item.querySelector('.upload__key').textContent } : null;",
+                vec![json!(object)],
+            )
+            .await?;
+        Ok(serde_json::from_value(row)?)
+    }
+
     async fn listed_uploads(&self) -> Result<Vec<String>> {
         let listed = self
             .script(
@@ -1651,11 +1705,23 @@ struct DevServer {
 #[serde(rename_all = "camelCase")]
 struct UploadRecord {
     object: String,
+    filename: String,
     size: u64,
     mime_type: Option<String>,
     image_width: Option<u64>,
     image_height: Option<u64>,
     url: String,
+}
+
+/// A row of "My uploads" as the page shows it.
+#[derive(Debug, Deserialize)]
+struct ListedUpload {
+    /// The row's `data-filename`.
+    filename: String,
+    /// The text of its name link.
+    name: String,
+    /// The text of its key line.
+    key: String,
 }
 
 #[derive(Debug, Deserialize)]
