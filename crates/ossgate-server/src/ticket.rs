@@ -2,10 +2,11 @@
 //!
 //! Issuing a token writes nothing. Instead the callback body template carries a
 //! literal ticket naming the user, the directory or exact key, the expiry, a
-//! token id and optionally the file's original name, sealed with HMAC-SHA256 under a server secret. Because the
-//! policy binds the `callback` value exactly, the browser cannot change the
-//! ticket. OSS's RSA signature covers the body, so a third party cannot
-//! change it either. The HMAC also stops a forger who controls a trusted key.
+//! token id and optionally the file's original name, sealed with HMAC-SHA256
+//! under a server secret. Because the policy binds the `callback` value
+//! exactly, the browser cannot change the ticket. OSS's RSA signature covers
+//! the body, so a third party cannot change it either. The HMAC also stops a
+//! forger who controls a trusted key.
 //!
 //! Wire form: `base64url(payload JSON) "." base64url(HMAC-SHA256(secret,
 //! "ossgate-ticket-v1." + payload part))`, both without padding. Only
