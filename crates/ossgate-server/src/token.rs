@@ -2,11 +2,12 @@
 //!
 //! A token is stateless. Its policy carries a UTC expiration, the bucket, the
 //! key condition (the exact key the server chose, or the user's directory as a
-//! prefix), `content-length-range`, the allowed content types, the
-//! `success_action_status` of 200 and the exact `callback` value. The type
-//! list binds both `Content-Type` and `x-oss-content-type`, because OSS
-//! stores the latter when a form has both. The callback
-//! body template carries OSS's system variables and a sealed ticket (see
+//! prefix), `content-length-range` (up to the declared size when the browser
+//! gave one), the object ACL and overwrite settings, the allowed content
+//! types, the `success_action_status` of 200 and the exact `callback` value.
+//! The type list binds both `Content-Type` and `x-oss-content-type`, because
+//! OSS stores the latter when a form has both. The callback body template
+//! carries OSS's system variables and a sealed ticket (see
 //! [`crate::ticket`]), so the callback handler learns what the token allowed
 //! without any stored state.
 //!
@@ -160,6 +161,40 @@ pub struct TokenIssuer {
     ticket_key: TicketKey,
 }
 
+/// The limits of one token's policy beyond the key.
+struct Limits {
+    /// The largest file the policy accepts, in bytes.
+    max_size: u64,
+    /// Whether `Content-Type` and `x-oss-content-type` must be in the type list.
+    restrict_types: bool,
+    /// Whether the form carries the [`object_settings`] fields and the
+    /// policy pins them.
+    pin_object_settings: bool,
+}
+
+/// Returns the object settings a token's form carries and its policy pins,
+/// so the browser cannot add its own. `x-oss-object-acl` is `default`: the
+/// object keeps the bucket's ACL and is never public in a private bucket.
+/// For a key the server chose, `x-oss-forbid-overwrite` is `true`, so the
+/// token cannot be reused to replace the object it uploaded.
+///
+/// Other object settings a browser could add (`x-oss-storage-class`,
+/// `x-oss-server-side-encryption`, `Cache-Control`, `Content-Disposition`,
+/// `x-oss-meta-*`) change only the uploader's own object and are not pinned.
+// NOTE: The emulator enforces these conditions. Whether real OSS evaluates
+// policy conditions on these two fields, which its policy documentation
+// does not list, is unverified. The `x-oss-content-type` condition is in the
+// same position. A RAM policy without `oss:PutObjectAcl` also stops the ACL.
+fn object_settings(server_chose_key: bool) -> &'static [(&'static str, &'static str)] {
+    const ACL: (&str, &str) = ("x-oss-object-acl", "default");
+    const FORBID_OVERWRITE: (&str, &str) = ("x-oss-forbid-overwrite", "true");
+    if server_chose_key {
+        &[ACL, FORBID_OVERWRITE]
+    } else {
+        &[ACL]
+    }
+}
+
 /// One token's policy and callback, before signing.
 struct Draft {
     dir: String,
@@ -248,7 +283,13 @@ impl TokenIssuer {
             KeyStrategy::Filename => (None, None),
         };
         let restrict_types = !self.content_types.is_empty();
-        let draft = self.draft(user, dir, key, ticket_filename, now, restrict_types);
+        let limits = Limits {
+            max_size: request.size.unwrap_or(self.max_size),
+            restrict_types,
+            pin_object_settings: true,
+        };
+        let server_chose_key = key.is_some();
+        let draft = self.draft(user, dir, key, ticket_filename, now, &limits);
 
         // The fields the page sends before the signed ones, then the signed ones.
         let mut fields = FormFields::new();
@@ -266,6 +307,9 @@ impl TokenIssuer {
                 fields.push("x-oss-content-type", content_type);
             }
         }
+        for (name, value) in object_settings(server_chose_key) {
+            fields.push(*name, *value);
+        }
         fields.push("success_action_status", "200");
         fields.push("callback", draft.callback.clone());
         let signed = self.signer.sign(draft.policy, now);
@@ -280,7 +324,7 @@ impl TokenIssuer {
             key: draft.key,
             dir: draft.dir,
             expire: draft.expiration.timestamp(),
-            max_size: self.max_size,
+            max_size: limits.max_size,
             content_types: self.content_types.clone(),
             signature_version: version_name(self.signer.version()),
             token_id: draft.token_id,
@@ -293,7 +337,12 @@ impl TokenIssuer {
     /// still checked when the callback arrives.
     pub fn issue_legacy(&self, user: &str, now: DateTime<Utc>) -> LegacyPolicy {
         let dir = render_dir(&self.upload_dir, user, now);
-        let draft = self.draft(user, dir, None, None, now, false);
+        let limits = Limits {
+            max_size: self.max_size,
+            restrict_types: false,
+            pin_object_settings: false,
+        };
+        let draft = self.draft(user, dir, None, None, now, &limits);
         let signed = self.legacy_signer.sign(draft.policy, now);
         LegacyPolicy {
             accessid: self.legacy_signer.access_key_id().to_owned(),
@@ -317,7 +366,7 @@ impl TokenIssuer {
         key: Option<String>,
         filename: Option<&str>,
         now: DateTime<Utc>,
-        restrict_types: bool,
+        limits: &Limits,
     ) -> Draft {
         let token_id = random_id();
         let expiration =
@@ -363,15 +412,23 @@ impl TokenIssuer {
             .with(key_condition)
             .with(Condition::ContentLengthRange {
                 min: 0,
-                max: self.max_size,
+                max: limits.max_size,
             });
-        if restrict_types {
+        if limits.restrict_types {
             // Without the second condition a browser could add its own
             // `x-oss-content-type` field and store any type.
             for field in ["content-type", "x-oss-content-type"] {
                 policy = policy.with(Condition::In {
                     field: field.to_owned(),
                     values: self.content_types.clone(),
+                });
+            }
+        }
+        if limits.pin_object_settings {
+            for (field, value) in object_settings(key.is_some()) {
+                policy = policy.with(Condition::Exact {
+                    field: (*field).to_owned(),
+                    value: (*value).to_owned(),
                 });
             }
         }

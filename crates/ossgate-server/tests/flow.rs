@@ -597,3 +597,108 @@ async fn shutdown_records_upload_in_flight() {
     assert_eq!(uploads[0]["object"], token["key"]);
     server.stop().await.unwrap();
 }
+
+/// Requests a token for `a.png` with `query` and returns it with its fields in order.
+async fn token_with_fields(server: &DevServer, query: &str) -> (Value, Vec<(String, String)>) {
+    let token_url = format!("{}/api/upload-token?{query}", server.app_url);
+    let response = client().get(&token_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let raw = response.bytes().await.unwrap();
+    (
+        serde_json::from_slice(&raw).unwrap(),
+        common::ordered_fields(&raw),
+    )
+}
+
+async fn upload_count(server: &DevServer) -> usize {
+    let list = get_json(&format!("{}/api/uploads", server.app_url)).await;
+    list["uploads"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn browser_cannot_make_object_public() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), ConfigSources::default()).await;
+    let (token, fields) =
+        token_with_fields(&server, "filename=a.png&contentType=image%2Fpng").await;
+    let url = token["url"].as_str().unwrap();
+
+    // A changed ACL field fails the policy.
+    let public: Vec<(String, String)> = fields
+        .iter()
+        .map(|(name, value)| match name.as_str() {
+            "x-oss-object-acl" => (name.clone(), "public-read".to_owned()),
+            _ => (name.clone(), value.clone()),
+        })
+        .collect();
+    let (status, body) = post_form(url, &public, "a.png", "image/png", png()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("Policy Condition failed"), "{body}");
+    assert!(body.contains("x-oss-object-acl"), "{body}");
+
+    // So does a form without it.
+    let without: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(name, _)| name != "x-oss-object-acl")
+        .cloned()
+        .collect();
+    let (status, body) = post_form(url, &without, "a.png", "image/png", png()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    assert_eq!(upload_count(&server).await, 0);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn token_cannot_overwrite_its_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), ConfigSources::default()).await;
+    let (token, fields) =
+        token_with_fields(&server, "filename=a.png&contentType=image%2Fpng").await;
+    let url = token["url"].as_str().unwrap();
+
+    let (status, body) = post_form(url, &fields, "a.png", "image/png", png()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+
+    // The same token again, with other bytes.
+    let (status, body) = post_form(url, &fields, "a.png", "image/png", b"other".to_vec()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("FileAlreadyExists"), "{body}");
+
+    // The first upload's record and bytes stand.
+    assert_eq!(upload_count(&server).await, 1);
+    let object = client()
+        .get(reply["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object.bytes().await.unwrap().to_vec(), png());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn declared_size_bounds_the_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), ConfigSources::default()).await;
+    let declared = png().len() - 1;
+    let (token, fields) = token_with_fields(
+        &server,
+        &format!("filename=a.png&size={declared}&contentType=image%2Fpng"),
+    )
+    .await;
+    assert_eq!(token["maxSize"], declared);
+
+    let (status, body) = post_form(
+        token["url"].as_str().unwrap(),
+        &fields,
+        "a.png",
+        "image/png",
+        png(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("EntityTooLarge"), "{body}");
+    assert_eq!(upload_count(&server).await, 0);
+    server.stop().await.unwrap();
+}

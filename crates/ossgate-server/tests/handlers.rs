@@ -60,7 +60,8 @@ async fn upload_token_signs_a_complete_v4_policy() {
     );
     assert_eq!(token["method"], "POST");
     assert_eq!(token["signatureVersion"], "v4");
-    assert_eq!(token["maxSize"], 10 * 1024 * 1024);
+    // The token allows no more than the declared size.
+    assert_eq!(token["maxSize"], 1234);
     let dir = token["dir"].as_str().unwrap();
     assert_eq!(
         dir,
@@ -77,6 +78,8 @@ async fn upload_token_signs_a_complete_v4_policy() {
             "key",
             "Content-Type",
             "x-oss-content-type",
+            "x-oss-object-acl",
+            "x-oss-forbid-overwrite",
             "success_action_status",
             "callback",
             "policy",
@@ -89,6 +92,8 @@ async fn upload_token_signs_a_complete_v4_policy() {
     assert_eq!(token["fields"]["key"], key);
     assert_eq!(token["fields"]["Content-Type"], "image/png");
     assert_eq!(token["fields"]["success_action_status"], "200");
+    assert_eq!(token["fields"]["x-oss-object-acl"], "default");
+    assert_eq!(token["fields"]["x-oss-forbid-overwrite"], "true");
 
     // The policy binds every field the browser could change.
     let policy = policy_of(&token);
@@ -103,13 +108,18 @@ async fn upload_token_signs_a_complete_v4_policy() {
             field: "key".into(),
             value: key.into(),
         },
-        Condition::ContentLengthRange {
-            min: 0,
-            max: 10 * 1024 * 1024,
-        },
+        Condition::ContentLengthRange { min: 0, max: 1234 },
         Condition::In {
             field: "content-type".into(),
             values: vec!["image/png".into(), "image/jpeg".into()],
+        },
+        Condition::Exact {
+            field: "x-oss-object-acl".into(),
+            value: "default".into(),
+        },
+        Condition::Exact {
+            field: "x-oss-forbid-overwrite".into(),
+            value: "true".into(),
         },
         Condition::Exact {
             field: "success_action_status".into(),
