@@ -131,8 +131,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/uploads", get(handlers::list_uploads))
         .route("/api/uploads/{id}", get(handlers::get_upload))
         .layer(deadline);
+    // Each group gets the JSON 405 handler before its layers are added.
+    // Setting it later would replace axum's default 405 handler together with
+    // the layers around it, and CORS handles preflight requests there.
     let api = tokens
         .merge(uploads)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(cors_layer(&config.cors_origins));
 
     let callback = Router::new()
@@ -140,12 +144,14 @@ pub fn router(state: AppState) -> Router {
             &config.callback_path,
             post(handlers::callback).layer(DefaultBodyLimit::disable()),
         )
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(deadline);
 
     let operations = Router::new()
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz).layer(deadline))
-        .route("/metrics", get(handlers::metrics));
+        .route("/metrics", get(handlers::metrics))
+        .method_not_allowed_fallback(handlers::method_not_allowed);
 
     let routes = Router::new()
         .merge(api)

@@ -42,6 +42,11 @@ pub enum ServerError {
 pub enum CallbackRejection {
     #[error("the callback body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
+    #[error(
+        "the callback body could not be read to its end ({detail}); the sender must send the \
+         whole body again"
+    )]
+    BodyReadFailed { detail: String },
     #[error("{0}")]
     Verify(#[from] ossgate_protocol::VerifyError),
     #[error("the callback body has no valid {0} field")]
@@ -75,6 +80,7 @@ impl CallbackRejection {
         use ossgate_protocol::VerifyError;
         match self {
             Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyReadFailed { .. } => "body_read_failed",
             Self::Verify(error) => match error {
                 VerifyError::MissingHeader(_) => "missing_header",
                 VerifyError::BadBase64 { .. } => "bad_base64",
@@ -108,6 +114,7 @@ impl CallbackRejection {
         use ossgate_protocol::VerifyError;
         match self {
             Self::BodyTooLarge { .. } => (StatusCode::BAD_REQUEST, "CallbackBodyTooLarge"),
+            Self::BodyReadFailed { .. } => (StatusCode::BAD_REQUEST, "CallbackBodyReadFailed"),
             Self::Verify(error) => match error {
                 VerifyError::MissingHeader(_) => (StatusCode::BAD_REQUEST, "MissingHeader"),
                 VerifyError::BadBase64 { .. } => (StatusCode::BAD_REQUEST, "InvalidHeader"),
@@ -153,6 +160,16 @@ pub enum ApiError {
     #[error("{0} not found")]
     NotFound(String),
     #[error(
+        "the method {method} is not allowed on {path:?}{}",
+        allowed_methods_suffix(.allowed.as_deref())
+    )]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        /// The methods of the route, as the `Allow` header lists them.
+        allowed: Option<String>,
+    },
+    #[error(
         "GET /api/policy cannot be used with STS credentials: its response has no field for the \
          security token, so OSS would reject every upload. Use GET /api/upload-token, or \
          long-term RAM user credentials"
@@ -176,12 +193,17 @@ impl ApiError {
             Self::MissingToken => (StatusCode::UNAUTHORIZED, "MissingToken"),
             Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "InvalidToken"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
+            Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
             Self::LegacyPolicyWithSts => (StatusCode::CONFLICT, "LegacyPolicyWithSts"),
             Self::Callback(rejection) => rejection.status_and_code(),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
         }
     }
+}
+
+fn allowed_methods_suffix(allowed: Option<&str>) -> String {
+    allowed.map_or_else(String::new, |allowed| format!("; use {allowed}"))
 }
 
 impl From<sqlx::Error> for ApiError {

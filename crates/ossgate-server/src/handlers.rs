@@ -16,7 +16,7 @@ use crate::callback::{self, CallbackRequest};
 use crate::config::version_name;
 use crate::db::Upload;
 use crate::error::{ApiError, CallbackRejection};
-use crate::middleware::RouteLabel;
+use crate::middleware::{RejectedMethod, RouteLabel};
 use crate::token::TokenRequest;
 use crate::web;
 
@@ -42,17 +42,23 @@ pub async fn upload_token(
     request: Request,
 ) -> Result<Response, ApiError> {
     // The request is taken whole: the `HeaderMap` extractor would copy it.
+    let method = request.method().clone();
     let user = state.auth().authenticate(request.headers())?;
     let request = parse_token_query(request.uri().query().unwrap_or(""))?;
     let token = state.issuer().issue(&user, &request, Utc::now())?;
-    state.metrics().token_issued("upload-token");
-    tracing::debug!(user, token_id = token.token_id, "upload token issued");
+
+    // A HEAD response has no body, so the client never receives the token.
+    if method == Method::GET {
+        state.metrics().token_issued("upload-token");
+        tracing::debug!(user, token_id = token.token_id, "upload token issued");
+    }
     Ok(no_store(json_text(token.to_json())))
 }
 
 /// `GET /api/policy`: the legacy token shape for the official plupload client.
 pub async fn legacy_policy(
     State(state): State<AppState>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let user = state.auth().authenticate(&headers)?;
@@ -60,7 +66,9 @@ pub async fn legacy_policy(
         return Err(ApiError::LegacyPolicyWithSts);
     }
     let policy = state.issuer().issue_legacy(&user, Utc::now());
-    state.metrics().token_issued("policy");
+    if method == Method::GET {
+        state.metrics().token_issued("policy");
+    }
     Ok(no_store(json_body(&policy, TOKEN_BODY_CAPACITY)?))
 }
 
@@ -83,9 +91,11 @@ pub async fn callback(
     if declared.is_some_and(|length| length > limit) {
         return Err(reject_oversized(&state, limit));
     }
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| reject_oversized(&state, limit))?;
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(error) if is_over_limit(&error) => return Err(reject_oversized(&state, limit)),
+        Err(error) => return Err(reject_unreadable(&state, &error)),
+    };
     let path_and_query = uri.path_and_query().map_or("/", |target| target.as_str());
     let target = format!("{}{}", config.public_path_prefix, path_and_query);
 
@@ -123,6 +133,31 @@ fn reject_oversized(state: &AppState, limit: usize) -> ApiError {
     state.metrics().callback("rejected", rejection.reason());
     tracing::warn!(reason = rejection.reason(), limit, "callback rejected");
     rejection.into()
+}
+
+/// Rejects a callback whose body failed to arrive for a reason other than
+/// its size, such as the sender closing the connection early.
+fn reject_unreadable(state: &AppState, error: &axum::Error) -> ApiError {
+    let rejection = CallbackRejection::BodyReadFailed {
+        detail: error.to_string(),
+    };
+    state.metrics().callback("rejected", rejection.reason());
+    tracing::warn!(reason = rejection.reason(), %error, "callback rejected");
+    rejection.into()
+}
+
+/// Checks whether `to_bytes` failed because the body passed its limit. The
+/// limit error is the one `http_body_util::Limited` raises, and the body's
+/// own errors come wrapped in the same chain, so the chain is searched.
+fn is_over_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// One upload as the API lists it.
@@ -252,6 +287,23 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics().render(),
     )
         .into_response()
+}
+
+/// Answers a request to a route that does not take its method with a JSON
+/// 405. axum adds the `Allow` header after this returns, and the request
+/// middleware then adds the allowed methods to the message.
+pub async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    let path = uri.path().to_owned();
+    let mut response = ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: path.clone(),
+        allowed: None,
+    }
+    .into_response();
+    response
+        .extensions_mut()
+        .insert(RejectedMethod { method, path });
+    response
 }
 
 /// Everything else: an embedded page file for GET and HEAD, else 404.

@@ -13,11 +13,15 @@
 //! - [`RouteLayer`] goes on the routes (`Router::route_layer`) and copies the
 //!   matched route template into the response's extensions.
 //! - [`RequestLayer`] goes around the router. It takes the client's
-//!   `x-request-id` or makes one, runs the request inside a span that carries
-//!   the id, copies the id to the response, and records the latency under the
+//!   `x-request-id` when it is 1 to 128 characters of `A-Z a-z 0-9 . _ : -`
+//!   and makes one otherwise, runs the request inside a span that carries the
+//!   id, copies the id to the response, and records the latency under the
 //!   route template. Requests that no route matched went to the static-file
 //!   fallback: they are recorded under the route `static` when it served a
 //!   file (it marks the response with [`RouteLabel`]) and `unmatched` when not.
+//!   It also completes the JSON body of 405 responses marked with
+//!   [`RejectedMethod`], because axum adds their `Allow` header only after
+//!   the handler has returned.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -27,16 +31,21 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::response::Response;
-use http::{HeaderName, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderName, HeaderValue, Method};
 use tower::{Layer, Service};
 use tracing::Span;
 
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 
-/// The request id header, taken from the client when present and always
-/// sent back.
+/// The request id header, taken from the client when it is a valid id and
+/// always sent back.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Maximum length of a client's request id. The id goes into every log line
+/// of the request, so a longer one is replaced.
+const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The route label of requests that no route matched and that got no file.
 const UNMATCHED_ROUTE: &str = "unmatched";
@@ -45,6 +54,15 @@ const UNMATCHED_ROUTE: &str = "unmatched";
 /// a static file's, set by the handler in the response's extensions.
 #[derive(Clone, Copy, Debug)]
 pub struct RouteLabel(pub &'static str);
+
+/// A mark on the 405 response of a route that exists but does not take the
+/// request's method. [`RequestLayer`] rewrites the response's message to list
+/// the methods of the `Allow` header.
+#[derive(Clone, Debug)]
+pub struct RejectedMethod {
+    pub method: Method,
+    pub path: String,
+}
 
 /// Request ids, spans and latency metrics around the whole router.
 #[derive(Clone)]
@@ -91,8 +109,8 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let started = Instant::now();
         let request_id = match request.headers().get(&REQUEST_ID) {
-            Some(value) => value.clone(),
-            None => new_request_id(),
+            Some(value) if is_valid_request_id(value.as_bytes()) => value.clone(),
+            _ => new_request_id(),
         };
         let span = tracing::info_span!(
             "request",
@@ -173,12 +191,44 @@ where
             );
         });
 
+        if let Some(rejected) = response.extensions_mut().remove::<RejectedMethod>() {
+            name_allowed_methods(&mut response, rejected);
+        }
         response
             .headers_mut()
             .entry(REQUEST_ID)
             .or_insert(finish.request_id);
         Poll::Ready(Ok(response))
     }
+}
+
+/// Replaces the body of a 405 response with one that also lists the methods
+/// of its `Allow` header. The status and headers stay as they are.
+fn name_allowed_methods(response: &mut Response, rejected: RejectedMethod) {
+    let Some(allow) = response
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return;
+    };
+    let allowed: Vec<&str> = allow.split(',').map(str::trim).collect();
+    let error = ApiError::MethodNotAllowed {
+        method: rejected.method.to_string(),
+        path: rejected.path,
+        allowed: Some(allowed.join(", ")),
+    };
+    *response.body_mut() = error.into_response().into_body();
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+}
+
+/// Checks a client's request id: 1 to 128 bytes of ASCII letters, digits and
+/// `._:-`. These are safe in logs and headers without quoting.
+fn is_valid_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"._:-".contains(byte))
 }
 
 /// Makes a request id: 128 random bits in hex.

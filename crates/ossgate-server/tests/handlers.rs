@@ -694,6 +694,76 @@ async fn oversized_callback_body_is_rejected() {
     assert_rejected(answer, StatusCode::BAD_REQUEST, "CallbackBodyTooLarge").await;
 }
 
+/// Posts a callback whose body yields `chunks` and then, when `error` is
+/// given, fails with it, as a body does when its sender disconnects.
+async fn streamed_callback(
+    app: &TestApp,
+    chunks: &[&str],
+    error: Option<std::io::ErrorKind>,
+) -> common::Answer {
+    let mut items: Vec<Result<bytes::Bytes, std::io::Error>> = chunks
+        .iter()
+        .map(|chunk| Ok(bytes::Bytes::copy_from_slice(chunk.as_bytes())))
+        .collect();
+    if let Some(kind) = error {
+        items.push(Err(std::io::Error::new(kind, "the sender went away")));
+    }
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(items));
+    let request = axum::http::Request::post("/api/oss/callback")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap();
+    app.send(request).await
+}
+
+async fn callback_metrics(app: &TestApp) -> String {
+    String::from_utf8(app.get("/metrics", None).await.body).unwrap()
+}
+
+#[tokio::test]
+async fn failed_callback_body_read_is_not_too_large() {
+    let app = app(sources()).await;
+    let answer = streamed_callback(
+        &app,
+        &["bucket=test-bucket&", "object=a"],
+        Some(std::io::ErrorKind::ConnectionReset),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.code(), "CallbackBodyReadFailed");
+    let message = answer.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("the sender went away"), "{message}");
+    assert!(!message.contains("larger than"), "{message}");
+
+    let metrics = callback_metrics(&app).await;
+    assert!(
+        metrics.contains(
+            "ossgate_callbacks_total{outcome=\"rejected\",reason=\"body_read_failed\"} 1\n"
+        ),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("body_too_large"), "{metrics}");
+}
+
+#[tokio::test]
+async fn streamed_callback_over_limit_is_too_large() {
+    let app = app(sources()).await;
+    // Without a Content-Length, only reading finds the body too large.
+    let chunk = "a".repeat(8 * 1024);
+    let answer = streamed_callback(&app, &[&chunk, &chunk, &chunk], None).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.code(), "CallbackBodyTooLarge");
+
+    let metrics = callback_metrics(&app).await;
+    assert!(
+        metrics.contains(
+            "ossgate_callbacks_total{outcome=\"rejected\",reason=\"body_too_large\"} 1\n"
+        ),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("body_read_failed"), "{metrics}");
+}
+
 #[tokio::test]
 async fn callback_query_is_part_of_the_signed_target() {
     let app = app(sources()).await;
@@ -837,15 +907,125 @@ async fn readyz_fails_when_the_database_is_closed() {
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
-#[tokio::test]
-async fn request_id_is_kept_when_sent() {
-    let app = app(sources()).await;
+/// Sends `GET /healthz` with the given `x-request-id` and returns the id of
+/// the response.
+async fn echoed_request_id(app: &TestApp, id: &str) -> String {
     let request = axum::http::Request::get("/healthz")
-        .header("x-request-id", "req-123")
+        .header("x-request-id", id)
         .body(axum::body::Body::empty())
         .unwrap();
     let answer = app.send(request).await;
-    assert_eq!(answer.headers["x-request-id"], "req-123");
+    answer.headers["x-request-id"].to_str().unwrap().to_owned()
+}
+
+fn is_generated_request_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+#[tokio::test]
+async fn request_id_is_kept_when_sent() {
+    let app = app(sources()).await;
+    assert_eq!(echoed_request_id(&app, "req-123").await, "req-123");
+    let every_character = "Az09._:-";
+    assert_eq!(
+        echoed_request_id(&app, every_character).await,
+        every_character
+    );
+    let longest = "r".repeat(128);
+    assert_eq!(echoed_request_id(&app, &longest).await, longest);
+}
+
+#[tokio::test]
+async fn invalid_request_id_is_replaced() {
+    let app = app(sources()).await;
+    let too_long = "r".repeat(129);
+    let huge = "r".repeat(10_000);
+    for sent in [
+        too_long.as_str(),
+        huge.as_str(),
+        "",
+        "req 123",
+        "req\"123",
+        "req'123",
+        "req/123",
+        "req=123",
+    ] {
+        let answered = echoed_request_id(&app, sent).await;
+        assert!(
+            is_generated_request_id(&answered),
+            "{sent:?} was answered with {answered:?}"
+        );
+    }
+
+    // The server keeps working after a replaced id.
+    let health = app.get("/healthz", None).await;
+    assert_eq!(health.status, StatusCode::OK);
+}
+
+/// Sends a request without a body, with Alice's token.
+async fn send_method(app: &TestApp, method: &str, path: &str) -> common::Answer {
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {ALICE_TOKEN}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.send(request).await
+}
+
+#[tokio::test]
+async fn wrong_method_gets_a_json_405() {
+    let app = app(sources()).await;
+    let cases = [
+        ("POST", "/api/upload-token", "GET, HEAD"),
+        ("DELETE", "/api/uploads/1", "GET, HEAD"),
+        ("GET", "/api/oss/callback", "POST"),
+        ("PUT", "/healthz", "GET, HEAD"),
+    ];
+    for (method, path, allowed) in cases {
+        let answer = send_method(&app, method, path).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(
+            answer.headers["allow"],
+            allowed.replace(", ", ","),
+            "{method} {path}"
+        );
+        assert_eq!(answer.headers["content-type"], "application/json");
+        let body = answer.json();
+        assert_eq!(body["Status"], "Error", "{method} {path}");
+        assert_eq!(body["code"], "MethodNotAllowed", "{method} {path}");
+        assert_eq!(
+            body["message"],
+            format!("the method {method} is not allowed on {path:?}; use {allowed}")
+        );
+        assert!(answer.headers.contains_key("x-request-id"));
+    }
+}
+
+#[tokio::test]
+async fn head_token_requests_are_not_counted() {
+    let app = app(sources()).await;
+    for path in ["/api/upload-token", "/api/policy"] {
+        let head = send_method(&app, "HEAD", path).await;
+        assert_eq!(head.status, StatusCode::OK, "{path}");
+        assert!(head.body.is_empty(), "{path}");
+    }
+    app.get("/api/upload-token", Some(ALICE_TOKEN)).await;
+    app.get("/api/policy", Some(ALICE_TOKEN)).await;
+
+    let text = String::from_utf8(app.get("/metrics", None).await.body).unwrap();
+    assert!(
+        text.contains("ossgate_tokens_issued_total{endpoint=\"upload-token\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ossgate_tokens_issued_total{endpoint=\"policy\"} 1\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -298,6 +298,32 @@ async fn invented_methods_share_one_label() {
 }
 
 #[tokio::test]
+async fn wrong_method_keeps_route_label() {
+    let app = common::app(common::sources()).await;
+    send_method(&app, "POST", "/api/upload-token").await;
+    send_method(&app, "DELETE", "/api/uploads/1").await;
+    send_method(&app, "GET", "/api/oss/callback").await;
+    send_method(&app, "DELETE", "/api/nothing").await;
+
+    let metrics = app.get("/metrics", None).await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    for (method, route, status) in [
+        ("POST", "/api/upload-token", 405),
+        ("DELETE", "/api/uploads/{id}", 405),
+        ("GET", "/api/oss/callback", 405),
+        ("DELETE", "unmatched", 404),
+    ] {
+        let series = format!(
+            "ossgate_http_request_duration_seconds_count\
+             {{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} 1\n"
+        );
+        assert!(text.contains(&series), "no {series}: {text}");
+    }
+    assert!(!text.contains("/api/uploads/1"), "{text}");
+    assert!(!text.contains("/api/nothing"), "{text}");
+}
+
+#[tokio::test]
 async fn raw_paths_never_become_labels() {
     let app = common::app(common::sources()).await;
     for index in 0..20 {
