@@ -191,8 +191,10 @@ where
             );
         });
 
-        if let Some(rejected) = response.extensions_mut().remove::<RejectedMethod>() {
-            name_allowed_methods(&mut response, rejected);
+        if status == http::StatusCode::METHOD_NOT_ALLOWED {
+            if let Some(rejected) = response.extensions_mut().remove::<RejectedMethod>() {
+                name_allowed_methods(&mut response, rejected);
+            }
         }
         response
             .headers_mut()
