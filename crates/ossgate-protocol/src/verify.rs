@@ -474,7 +474,7 @@ impl KeyUrlPolicy {
         };
         if authority.is_empty() || authority.contains(['@', '?', '#', '\\']) {
             return Err(format!(
-                "trusted key URL prefix {prefix:?} must name a host, e.g. http://127.0.0.1:9000/"
+                "trusted key URL prefix {prefix:?} must name a host, e.g. http://127.0.0.1:9000/callback_pub_key_v1.pem"
             ));
         }
         if path.is_empty() {

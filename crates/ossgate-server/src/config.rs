@@ -32,6 +32,16 @@ use zeroize::Zeroizing;
 /// `x-oss-date` for 15 minutes, and a token's `x-oss-date` is its issue time.
 pub const MAX_V4_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
+/// An example trusted key URL prefix: the path the emulator serves its
+/// callback public key at, which no upload can write to.
+const EXAMPLE_KEY_URL_PREFIX: &str = "http://127.0.0.1:9000/callback_pub_key_v1.pem";
+
+/// The text [`ServerConfig::describe`] prints for a secret that is set.
+const REDACTED: &str = "<redacted>";
+
+/// The text [`ServerConfig::describe`] prints for a secret that is not set.
+const NOT_SET: &str = "<not set>";
+
 /// The default route of the OSS callback in `ossgate dev`. Otherwise the route
 /// is `callback.path`, or the path of `callback.url` when that is unset.
 pub const DEFAULT_CALLBACK_PATH: &str = "/api/oss/callback";
@@ -75,7 +85,8 @@ impl fmt::Display for ConfigErrors {
 }
 
 impl ConfigErrors {
-    fn single(setting: &str, message: impl Into<String>) -> Self {
+    /// Creates the errors for one problem with one setting.
+    pub fn single(setting: &str, message: impl Into<String>) -> Self {
         Self(vec![ConfigError {
             setting: setting.to_owned(),
             message: message.into(),
@@ -147,7 +158,9 @@ pub struct RawCallback {
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     pub mode: Option<String>,
-    pub tokens: Option<toml::map::Map<String, Value>>,
+    /// A table of token = user id. Any other value is reported by
+    /// [`ServerConfig::resolve`], so a placeholder string gets its own message.
+    pub tokens: Option<Value>,
     pub jwt_secret: Option<String>,
     pub jwt_public_key_file: Option<PathBuf>,
     pub jwt_issuer: Option<String>,
@@ -306,7 +319,7 @@ enum EnvKind {
     Text,
     Integer,
     Boolean,
-    /// Comma-separated, blanks dropped.
+    /// Comma-separated; a blank entry is an error.
     List,
     /// `token=user,token2=user2`.
     Map,
@@ -467,6 +480,34 @@ impl ConfigSources {
         })
     }
 
+    /// Warnings for `OSSGATE_*` environment variables that no setting reads,
+    /// such as the typo `OSSGATE_MAX_SIZ`, each naming the closest known
+    /// variable when one is close. Such variables are ignored, so without a
+    /// warning a typo silently leaves the default in place.
+    pub fn unknown_env_warnings(&self) -> Vec<String> {
+        let mut names: Vec<&str> = self
+            .env
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .filter(|name| name.starts_with("OSSGATE_") && !is_known_env_name(name))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|name| match closest_env_name(name) {
+                Some(known) => format!(
+                    "unknown environment variable {name} is ignored: did you mean {known}? \
+                     See the table of environment variables in the README"
+                ),
+                None => format!(
+                    "unknown environment variable {name} is ignored: see the table of \
+                     environment variables in the README"
+                ),
+            })
+            .collect()
+    }
+
     fn env_var(&self, name: &str) -> Option<&str> {
         self.env
             .iter()
@@ -486,9 +527,9 @@ impl ConfigSources {
             };
             match env_value(text, *kind) {
                 Ok(value) => insert_path(&mut table, path, value),
-                Err(expected) => errors.push(ConfigError {
+                Err(reason) => errors.push(ConfigError {
                     setting: (*name).to_owned(),
-                    message: format!("invalid value {text:?}: expected {expected}"),
+                    message: format!("invalid value {text:?} for {path}: {reason}"),
                 }),
             }
         }
@@ -525,6 +566,8 @@ impl ConfigSources {
     }
 }
 
+/// Parses an environment variable's text into a TOML value, or returns why
+/// the text is invalid.
 fn env_value(text: &str, kind: EnvKind) -> Result<Value, &'static str> {
     let text = text.trim();
     match kind {
@@ -532,19 +575,32 @@ fn env_value(text: &str, kind: EnvKind) -> Result<Value, &'static str> {
         EnvKind::Integer => text
             .parse::<i64>()
             .map(Value::Integer)
-            .map_err(|_| "a whole number"),
+            .map_err(|_| "expected a whole number"),
         EnvKind::Boolean => match text.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(Value::Boolean(true)),
             "false" | "0" | "no" => Ok(Value::Boolean(false)),
-            _ => Err("true or false"),
+            _ => Err("expected true or false"),
         },
-        EnvKind::List => Ok(Value::Array(
-            text.split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(|item| Value::String(item.to_owned()))
-                .collect(),
-        )),
+        // A blank list or entry is rejected rather than dropped, because an
+        // empty content type list allows every type: a stray comma or space
+        // must not widen what uploads may contain.
+        EnvKind::List => {
+            if text.is_empty() {
+                return Err("the list is blank: give comma-separated values, or unset \
+                            the variable to use the default");
+            }
+            let items: Vec<&str> = text.split(',').map(str::trim).collect();
+            if items.iter().any(|item| item.is_empty()) {
+                return Err("the list has an empty entry: remove the extra comma or \
+                            space between the comma-separated values");
+            }
+            Ok(Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| Value::String(item.to_owned()))
+                    .collect(),
+            ))
+        }
         EnvKind::Map => {
             let mut map = Table::new();
             for pair in text
@@ -554,7 +610,7 @@ fn env_value(text: &str, kind: EnvKind) -> Result<Value, &'static str> {
             {
                 let (key, value) = pair
                     .split_once('=')
-                    .ok_or("comma-separated token=user pairs")?;
+                    .ok_or("expected comma-separated token=user pairs")?;
                 map.insert(
                     key.trim().to_owned(),
                     Value::String(value.trim().to_owned()),
@@ -563,6 +619,59 @@ fn env_value(text: &str, kind: EnvKind) -> Result<Value, &'static str> {
             Ok(Value::Table(map))
         }
     }
+}
+
+/// Returns every `OSSGATE_*` variable the server reads.
+fn known_env_names() -> impl Iterator<Item = &'static str> {
+    ENV_SETTINGS
+        .iter()
+        .map(|(name, _, _)| *name)
+        .chain(CREDENTIAL_ENV_GROUPS[0])
+}
+
+fn is_known_env_name(name: &str) -> bool {
+    known_env_names().any(|known| known == name)
+}
+
+/// Returns the known variable a mistyped `OSSGATE_*` name most likely means:
+/// the nearest by edit distance if at most 2 edits away (3 for long names),
+/// else one whose words include every word of `name`, so `OSSGATE_DIR`
+/// suggests `OSSGATE_UPLOAD_DIR`.
+fn closest_env_name(name: &str) -> Option<&'static str> {
+    let suffix = name.strip_prefix("OSSGATE_").unwrap_or(name);
+    let max_distance = if suffix.len() > 12 { 3 } else { 2 };
+    let nearest = known_env_names()
+        .map(|known| (edit_distance(name, known), known))
+        .min_by_key(|(distance, _)| *distance)
+        .filter(|(distance, _)| *distance <= max_distance)
+        .map(|(_, known)| known);
+    if nearest.is_some() {
+        return nearest;
+    }
+
+    let words: Vec<&str> = suffix.split('_').filter(|word| !word.is_empty()).collect();
+    if words.is_empty() {
+        return None;
+    }
+    known_env_names().find(|known| {
+        let known_words: Vec<&str> = known["OSSGATE_".len()..].split('_').collect();
+        words.iter().all(|word| known_words.contains(word))
+    })
+}
+
+/// Computes the Levenshtein distance between two strings, in characters.
+fn edit_distance(left: &str, right: &str) -> usize {
+    let right: Vec<char> = right.chars().collect();
+    let mut previous: Vec<usize> = (0..=right.len()).collect();
+    for (i, left_char) in left.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, right_char) in right.iter().enumerate() {
+            let substitution = previous[j] + usize::from(left_char != *right_char);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[right.len()]
 }
 
 fn insert_path(table: &mut Table, path: &str, value: Value) {
@@ -819,9 +928,27 @@ impl ServerConfig {
                     "callback.trusted_key_url_prefixes",
                     format!("invalid prefix {prefix:?}: {reason}"),
                 );
+            } else if key_url_prefix_covers_bucket(prefix, &bucket_url, &bucket) {
+                problems.add(
+                    "callback.trusted_key_url_prefixes",
+                    format!(
+                        "prefix {prefix:?} overlaps the bucket URL {bucket_url:?}, addressed \
+                         path-style or virtual-hosted: uploaders can write objects there, so anyone could upload an RSA public key and forge \
+                         callbacks signed with it. Trust only the URL of the key itself, on a \
+                         path no upload can reach, e.g. \"{EXAMPLE_KEY_URL_PREFIX}\" for a local \
+                         emulator"
+                    ),
+                );
             }
         }
+        check_not_placeholder(
+            "callback.ticket_secret",
+            raw.callback.ticket_secret.as_deref(),
+            &mut problems,
+        );
         let ticket_secret = match raw.callback.ticket_secret {
+            // Reported above as a placeholder, so no "too short" as well.
+            Some(secret) if is_placeholder(&secret) => Zeroizing::new(Vec::new()),
             Some(secret) if secret.len() >= 32 => Zeroizing::new(secret.into_bytes()),
             Some(_) => {
                 problems.add(
@@ -956,7 +1083,7 @@ impl ServerConfig {
             )
             .to_string()
         };
-        let redacted = |present: bool| quote(if present { "<redacted>" } else { "<not set>" });
+        let redacted = |present: bool| quote(if present { REDACTED } else { NOT_SET });
 
         out.push_str(match self.mode {
             Mode::Serve => "# Effective settings for `ossgate serve`; secrets are redacted.\n",
@@ -994,7 +1121,15 @@ impl ServerConfig {
         out.push_str("\n[upload]\n");
         line(&mut out, "dir", quote(&self.upload_dir));
         line(&mut out, "max_size", self.max_size.to_string());
-        line(&mut out, "content_types", list(&self.content_types));
+        if self.content_types.is_empty() {
+            line(
+                &mut out,
+                "content_types",
+                "[] # empty: any content type is allowed".to_owned(),
+            );
+        } else {
+            line(&mut out, "content_types", list(&self.content_types));
+        }
         line(&mut out, "key_strategy", quote(self.key_strategy.as_str()));
         line(
             &mut out,
@@ -1202,6 +1337,8 @@ fn parse_credentials(
                         limited to this bucket";
     let id = id.filter(|id| !id.trim().is_empty());
     let secret = secret.filter(|secret| !secret.is_empty());
+    check_not_placeholder("oss.access_key_secret", secret.as_deref(), problems);
+    check_not_placeholder("oss.security_token", token.as_deref(), problems);
     if id.is_none() {
         problems.add("oss.access_key_id", format!("missing: {HINT}"));
     }
@@ -1230,7 +1367,15 @@ fn parse_content_types(types: Vec<String>, problems: &mut Problems) -> Vec<Strin
             let valid = normalized
                 .split_once('/')
                 .is_some_and(|(kind, subtype)| is_token(kind) && is_token(subtype));
-            if !valid {
+            if normalized.is_empty() {
+                problems.add(
+                    "upload.content_types",
+                    format!(
+                        "blank entry {content_type:?}: remove it, and list each allowed type as \
+                         type/subtype, e.g. \"image/png\""
+                    ),
+                );
+            } else if !valid {
                 problems.add(
                     "upload.content_types",
                     format!("invalid content type {content_type:?}: give type/subtype, e.g. \"image/png\""),
@@ -1249,12 +1394,35 @@ fn parse_auth(auth: RawAuth, mode: Mode, problems: &mut Problems) -> AuthConfig 
     match auth.mode.as_deref().unwrap_or(default_mode) {
         "none" => AuthConfig::None,
         "bearer" => {
-            let entries = auth.tokens.unwrap_or_default();
+            let entries = match auth.tokens {
+                None => Table::new(),
+                Some(Value::Table(entries)) => entries,
+                Some(Value::String(text)) if is_placeholder(&text) => {
+                    check_not_placeholder("auth.tokens", Some(&text), problems);
+                    return AuthConfig::Bearer { tokens: Vec::new() };
+                }
+                Some(other) => {
+                    problems.add(
+                        "auth.tokens",
+                        format!(
+                            "expected a table of \"<token>\" = \"<user id>\" entries, found \
+                             a {}: write [auth.tokens] entries or set \
+                             OSSGATE_AUTH_TOKENS=token=user,…",
+                            other.type_str()
+                        ),
+                    );
+                    return AuthConfig::Bearer { tokens: Vec::new() };
+                }
+            };
             // The loop reports each rejected entry itself, so "no tokens are set" is only
             // true, and only added, when no entry was given at all.
             let any_entry_given = !entries.is_empty();
             let mut tokens = Vec::new();
             for (token, user) in entries {
+                if is_placeholder(&token) {
+                    check_not_placeholder("auth.tokens", Some(&token), problems);
+                    continue;
+                }
                 match user {
                     Value::String(user) if !user.is_empty() && token.len() >= 16 => {
                         tokens.push((Zeroizing::new(token), user));
@@ -1282,7 +1450,12 @@ fn parse_auth(auth: RawAuth, mode: Mode, problems: &mut Problems) -> AuthConfig 
             AuthConfig::Bearer { tokens }
         }
         "jwt" => {
+            check_not_placeholder("auth.jwt_secret", auth.jwt_secret.as_deref(), problems);
             let key = match (auth.jwt_secret, auth.jwt_public_key_file) {
+                // Reported above as a placeholder, so no "too short" as well.
+                (Some(secret), None) if is_placeholder(&secret) => {
+                    JwtKey::Hs256(Zeroizing::new(String::new()))
+                }
                 (Some(secret), None) if secret.len() >= 32 => JwtKey::Hs256(Zeroizing::new(secret)),
                 (Some(_), None) => {
                     problems.add(
@@ -1356,6 +1529,29 @@ fn parse_auth(auth: RawAuth, mode: Mode, problems: &mut Problems) -> AuthConfig 
     }
 }
 
+/// Returns whether a secret's value is one of the texts `config check` prints
+/// in place of secrets.
+fn is_placeholder(value: &str) -> bool {
+    let value = value.trim();
+    value.eq_ignore_ascii_case(REDACTED) || value.eq_ignore_ascii_case(NOT_SET)
+}
+
+/// Reports a secret whose value is a placeholder from `config check` output,
+/// which would otherwise be used as the secret itself.
+fn check_not_placeholder(setting: &str, value: Option<&str>, problems: &mut Problems) {
+    if let Some(value) = value.filter(|value| is_placeholder(value)) {
+        problems.add(
+            setting,
+            format!(
+                "the value {:?} looks like a placeholder copied from `ossgate config check` \
+                 output, which prints secrets as {REDACTED:?} or {NOT_SET:?}: set the real \
+                 secret, or remove the setting if it is not needed",
+                value.trim()
+            ),
+        );
+    }
+}
+
 fn seconds_in_range(
     setting: &str,
     value: u64,
@@ -1413,20 +1609,94 @@ fn check_key_url_prefix(prefix: &str) -> Result<(), &'static str> {
     // "https://keys.example.com.attacker.net/".
     let after_scheme = prefix.split_once("://").map_or("", |(_, rest)| rest);
     if !after_scheme.contains('/') {
-        return Err("end the host part with '/', e.g. \"https://keys.example.com/\"");
+        return Err(
+            "end the host part with '/' and name the key's own path, e.g. \
+             \"https://keys.example.com/oss/callback_pub_key.pem\"",
+        );
     }
     Ok(())
 }
 
+/// Returns whether a trusted key URL prefix covers a path the bucket serves
+/// objects under, or the other way round, because key URLs are matched as
+/// string prefixes: "/" or "/exam" covers "/examplebucket/", and
+/// "/examplebucket/keys/" lies inside it. The bucket is reached both
+/// path-style (`host/bucket/key`) and virtual-hosted (`bucket.host/key`) on
+/// OSS and the emulator, so both forms of the bucket URL are compared.
+fn key_url_prefix_covers_bucket(prefix: &str, bucket_url: &str, bucket: &str) -> bool {
+    let (Ok(prefix), Ok(bucket_url)) = (url::Url::parse(prefix), url::Url::parse(bucket_url))
+    else {
+        return false;
+    };
+    let Some(host) = bucket_url.host_str() else {
+        return false;
+    };
+    if !same_server(&prefix, &bucket_url) {
+        return false;
+    }
+    let path = bucket_url.path().trim_end_matches('/');
+
+    // The host and the path that objects live under, in each addressing style.
+    let mut object_roots = vec![(host.to_owned(), format!("{path}/"))];
+    if path == format!("/{bucket}") {
+        object_roots.push((format!("{bucket}.{host}"), "/".to_owned()));
+    } else if let Some(endpoint) = host.strip_prefix(&format!("{bucket}.")) {
+        object_roots.push((endpoint.to_owned(), format!("{path}/{bucket}/")));
+    }
+
+    let prefix_path = prefix.path();
+    object_roots.iter().any(|(root_host, root_path)| {
+        prefix.host_str() == Some(root_host.as_str())
+            && (root_path.starts_with(prefix_path) || prefix_path.starts_with(root_path.as_str()))
+    })
+}
+
+/// Returns whether two URLs name the same port: the same scheme and port, or
+/// each its scheme's default port, because OSS serves a bucket over both http
+/// on 80 and https on 443.
+fn same_server(left: &url::Url, right: &url::Url) -> bool {
+    let same_port = left.scheme() == right.scheme()
+        && left.port_or_known_default() == right.port_or_known_default();
+    same_port || (left.port().is_none() && right.port().is_none())
+}
+
 /// Checks the upload directory template: a relative prefix ending in '/',
-/// with `{user}` so that each user has a directory of their own, and only the
-/// placeholders `{user}`, `{date}`, `{year}`, `{month}`, `{day}`.
+/// without empty, "." or ".." segments, with `{user}` so that each user has a
+/// directory of their own, and only the placeholders `{user}`, `{date}`,
+/// `{year}`, `{month}`, `{day}`.
 fn check_dir_template(template: &str) -> Result<(), String> {
     if template.starts_with('/') {
         return Err("OSS keys do not start with '/': remove the leading '/'".to_owned());
     }
     if !template.ends_with('/') {
         return Err("a directory ends with '/': add one at the end".to_owned());
+    }
+    // A ".." segment makes the emulator reject every upload as
+    // InvalidObjectName. "." and empty segments are dropped or merged by URL
+    // normalisation in browsers and HTTP clients, so an object's URL would no
+    // longer name its key.
+    for segment in template[..template.len() - 1].split(['/', '\\']) {
+        match segment {
+            "" => {
+                return Err(
+                    "an empty path segment (\"//\"): URL normalisation can merge \
+                            the slashes, so the object's URL would not name its key; remove \
+                            the extra '/'"
+                        .to_owned(),
+                )
+            }
+            ".." => {
+                return Err("a \"..\" path segment: uploads to such a key fail with \
+                            InvalidObjectName; give plain directory names"
+                    .to_owned())
+            }
+            "." => {
+                return Err("a \".\" path segment: URL normalisation drops it, so the \
+                            object's URL would not name its key; remove the segment"
+                    .to_owned())
+            }
+            _ => {}
+        }
     }
     if !template.contains("{user}") {
         return Err(
@@ -2012,5 +2282,335 @@ mod tests {
             assert!(!text.contains(secret), "{secret} leaked in:\n{text}");
         }
         assert!(text.parse::<Table>().is_ok(), "not TOML:\n{text}");
+    }
+
+    fn with_vars(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut vars = complete_env();
+        for (name, value) in extra {
+            vars.retain(|(existing, _)| existing != name);
+            vars.push(((*name).to_owned(), (*value).to_owned()));
+        }
+        vars
+    }
+
+    #[test]
+    fn key_prefix_covering_bucket_is_rejected() {
+        let cases = [
+            // Host root over a path-style bucket.
+            (
+                "http://127.0.0.1:19000/",
+                "http://127.0.0.1:19000/examplebucket",
+            ),
+            // The bucket path itself, with and without the slash.
+            (
+                "http://127.0.0.1:19000/examplebucket/",
+                "http://127.0.0.1:19000/examplebucket",
+            ),
+            (
+                "http://127.0.0.1:19000/examplebucket",
+                "http://127.0.0.1:19000/examplebucket/",
+            ),
+            // A directory inside the bucket.
+            (
+                "http://127.0.0.1:19000/examplebucket/keys/",
+                "http://127.0.0.1:19000/examplebucket",
+            ),
+            // A string prefix of the bucket path.
+            (
+                "http://127.0.0.1:19000/example",
+                "http://127.0.0.1:19000/examplebucket",
+            ),
+            // A virtual-hosted bucket: every path on its host is the bucket's.
+            (
+                "https://example-bucket.oss-cn-hangzhou.aliyuncs.com/keys/pub.pem",
+                "https://example-bucket.oss-cn-hangzhou.aliyuncs.com",
+            ),
+            // The default port written out, and the host in capitals.
+            (
+                "https://KEYS.example.com:443/",
+                "https://keys.example.com/b",
+            ),
+            // OSS serves the bucket over http too.
+            (
+                "http://example-bucket.oss-cn-hangzhou.aliyuncs.com/",
+                "https://example-bucket.oss-cn-hangzhou.aliyuncs.com",
+            ),
+            // The virtual-hosted form of a path-style bucket URL.
+            (
+                "http://example-bucket.localhost:19000/",
+                "http://localhost:19000/example-bucket",
+            ),
+            // The path-style form of a virtual-hosted bucket URL.
+            (
+                "https://oss-cn-hangzhou.aliyuncs.com/example-bucket/k.pem",
+                "https://example-bucket.oss-cn-hangzhou.aliyuncs.com",
+            ),
+        ];
+        for (prefix, bucket_url) in cases {
+            let errors = load(with_vars(&[
+                ("OSSGATE_TRUSTED_KEY_URL_PREFIXES", prefix),
+                ("OSSGATE_BUCKET_URL", bucket_url),
+            ]))
+            .unwrap_err();
+            assert_eq!(
+                settings(&errors),
+                ["callback.trusted_key_url_prefixes"],
+                "{prefix} over {bucket_url}"
+            );
+            let message = &errors.0[0].message;
+            assert!(message.contains("uploaders can write"), "{message}");
+            assert!(message.contains(prefix), "{message}");
+        }
+    }
+
+    #[test]
+    fn key_prefix_beside_bucket_is_accepted() {
+        let cases = [
+            // The emulator's key path beside a path-style bucket.
+            (
+                "http://127.0.0.1:19000/callback_pub_key_v1.pem",
+                "http://127.0.0.1:19000/examplebucket",
+            ),
+            // Another bucket whose name starts with this bucket's name.
+            (
+                "http://127.0.0.1:19000/examplebucket2/",
+                "http://127.0.0.1:19000/examplebucket",
+            ),
+            // Another port, scheme or host.
+            (
+                "http://127.0.0.1:19001/",
+                "http://127.0.0.1:19000/examplebucket",
+            ),
+            (
+                "https://127.0.0.1:19000/",
+                "http://127.0.0.1:19000/examplebucket",
+            ),
+            (
+                "https://keys.example.com/",
+                "https://example-bucket.oss-cn-hangzhou.aliyuncs.com",
+            ),
+            // The endpoint beside a virtual-hosted bucket, outside its path.
+            (
+                "https://oss-cn-hangzhou.aliyuncs.com/keys/",
+                "https://example-bucket.oss-cn-hangzhou.aliyuncs.com",
+            ),
+            // Another bucket's virtual host.
+            (
+                "http://other-bucket.localhost:19000/",
+                "http://localhost:19000/example-bucket",
+            ),
+        ];
+        for (prefix, bucket_url) in cases {
+            let result = load(with_vars(&[
+                ("OSSGATE_TRUSTED_KEY_URL_PREFIXES", prefix),
+                ("OSSGATE_BUCKET_URL", bucket_url),
+            ]));
+            assert!(result.is_ok(), "{prefix} over {bucket_url}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn key_prefix_covering_default_bucket_url_is_rejected() {
+        let errors = load(with_vars(&[(
+            "OSSGATE_TRUSTED_KEY_URL_PREFIXES",
+            "https://example-bucket.oss-cn-hangzhou.aliyuncs.com/",
+        )]))
+        .unwrap_err();
+        assert_eq!(settings(&errors), ["callback.trusted_key_url_prefixes"]);
+    }
+
+    #[test]
+    fn blank_environment_list_is_rejected() {
+        for (name, value) in [
+            ("OSSGATE_CONTENT_TYPES", " "),
+            ("OSSGATE_CONTENT_TYPES", ","),
+            ("OSSGATE_CONTENT_TYPES", "image/png,"),
+            ("OSSGATE_CONTENT_TYPES", "image/png, ,image/jpeg"),
+            ("OSSGATE_CORS_ORIGINS", " , "),
+        ] {
+            let errors = load(with_vars(&[(name, value)])).unwrap_err();
+            assert_eq!(settings(&errors), [name], "{name}={value:?}");
+            let message = &errors.0[0].message;
+            assert!(message.contains(&format!("{value:?}")), "{message}");
+        }
+    }
+
+    #[test]
+    fn environment_content_types_are_split() {
+        let config = load(with_vars(&[(
+            "OSSGATE_CONTENT_TYPES",
+            " image/png , image/JPEG ",
+        )]))
+        .unwrap();
+        assert_eq!(config.content_types, ["image/png", "image/jpeg"]);
+    }
+
+    #[test]
+    fn blank_file_content_type_is_rejected() {
+        let mut sources = ConfigSources {
+            env: complete_env(),
+            ..ConfigSources::default()
+        };
+        sources.set(
+            "upload.content_types",
+            vec!["image/png".to_owned(), " ".to_owned()],
+        );
+        let errors = ServerConfig::load(&sources, Mode::Serve).unwrap_err();
+        assert_eq!(settings(&errors), ["upload.content_types"]);
+        assert!(errors.0[0].message.contains("blank entry"), "{errors}");
+    }
+
+    #[test]
+    fn empty_content_types_describe_any_type() {
+        let mut sources = ConfigSources {
+            env: complete_env(),
+            ..ConfigSources::default()
+        };
+        sources.set("upload.content_types", Vec::<String>::new());
+        let config = ServerConfig::load(&sources, Mode::Serve).unwrap();
+        assert!(config.content_types.is_empty());
+        let text = config.describe();
+        assert!(
+            text.contains("content_types = [] # empty: any content type is allowed"),
+            "{text}"
+        );
+        assert!(text.parse::<Table>().is_ok(), "not TOML:\n{text}");
+    }
+
+    #[test]
+    fn placeholder_secrets_are_rejected() {
+        let cases = [
+            (
+                "OSS_ACCESS_KEY_SECRET",
+                "<redacted>",
+                "oss.access_key_secret",
+            ),
+            ("OSS_SESSION_TOKEN", "<not set>", "oss.security_token"),
+            (
+                "OSSGATE_TICKET_SECRET",
+                "<redacted>",
+                "callback.ticket_secret",
+            ),
+            ("OSSGATE_AUTH_TOKENS", "<redacted>=alice", "auth.tokens"),
+        ];
+        for (name, value, setting) in cases {
+            let errors = load(with_vars(&[(name, value)])).unwrap_err();
+            assert_eq!(settings(&errors), [setting], "{name}={value:?}");
+            let message = &errors.0[0].message;
+            assert!(message.contains("placeholder"), "{message}");
+            assert!(message.contains("config check"), "{message}");
+        }
+    }
+
+    #[test]
+    fn placeholder_jwt_secret_is_rejected() {
+        let errors = load(with_vars(&[
+            ("OSSGATE_AUTH_MODE", "jwt"),
+            ("OSSGATE_JWT_SECRET", "<redacted>"),
+        ]))
+        .unwrap_err();
+        assert_eq!(settings(&errors), ["auth.jwt_secret"]);
+        assert!(errors.0[0].message.contains("placeholder"), "{errors}");
+    }
+
+    #[test]
+    fn described_config_does_not_load_back() {
+        // The effective settings printed by `config check`, used as a file.
+        let mut vars = complete_env();
+        vars.push(("OSS_SESSION_TOKEN".into(), "session-token-value".into()));
+        let text = load(vars).unwrap().describe();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("copied.toml");
+        std::fs::write(&path, &text).unwrap();
+
+        let sources = ConfigSources {
+            file: Some(path),
+            ..ConfigSources::default()
+        };
+        let errors = ServerConfig::load(&sources, Mode::Serve).unwrap_err();
+        let mut named = settings(&errors);
+        named.sort_unstable();
+        assert_eq!(
+            named,
+            [
+                "auth.tokens",
+                "callback.ticket_secret",
+                "oss.access_key_secret",
+                "oss.security_token"
+            ],
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn dir_template_with_bad_segments_is_rejected() {
+        for (dir, reason) in [
+            ("up/{user}/../x/", "\"..\""),
+            ("../{user}/", "\"..\""),
+            ("up/{user}/./", "\".\""),
+            ("up//{user}/", "empty path segment"),
+            ("up/{user}//", "empty path segment"),
+            ("up\\..\\{user}/", "\"..\""),
+            ("/up/{user}/", "leading '/'"),
+        ] {
+            let errors = load(with_vars(&[("OSSGATE_UPLOAD_DIR", dir)])).unwrap_err();
+            assert_eq!(settings(&errors), ["upload.dir"], "{dir}");
+            let message = &errors.0[0].message;
+            assert!(message.contains(reason), "{dir}: {message}");
+        }
+    }
+
+    #[test]
+    fn dir_template_with_dotted_names_is_accepted() {
+        let config = load(with_vars(&[("OSSGATE_UPLOAD_DIR", "up.v2/{user}/..x/")])).unwrap();
+        assert_eq!(config.upload_dir, "up.v2/{user}/..x/");
+    }
+
+    #[test]
+    fn unknown_environment_variables_warn() {
+        let sources = ConfigSources {
+            env: with_vars(&[
+                ("OSSGATE_MAX_SIZ", "10"),
+                ("OSSGATE_DIR", "x/{user}/"),
+                ("OSSGATE_COMPLETELY_DIFFERENT", "1"),
+                ("OSS_SOMETHING_ELSE", "1"),
+            ]),
+            ..ConfigSources::default()
+        };
+        let warnings = sources.unknown_env_warnings();
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].contains("OSSGATE_COMPLETELY_DIFFERENT is ignored"),
+            "{warnings:?}"
+        );
+        assert!(!warnings[0].contains("did you mean"), "{warnings:?}");
+        assert!(
+            warnings[1].contains("OSSGATE_DIR is ignored: did you mean OSSGATE_UPLOAD_DIR?"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[2].contains("OSSGATE_MAX_SIZ is ignored: did you mean OSSGATE_MAX_SIZE?"),
+            "{warnings:?}"
+        );
+        // The settings still load: an unknown variable is not an error.
+        assert!(ServerConfig::load(&sources, Mode::Serve).is_ok());
+    }
+
+    #[test]
+    fn known_environment_variables_do_not_warn() {
+        let mut vars = complete_env();
+        vars.extend(
+            ENV_SETTINGS
+                .iter()
+                .map(|(name, _, _)| ((*name).to_owned(), String::new())),
+        );
+        vars.push(("OSSGATE_ACCESS_KEY_ID".into(), String::new()));
+        vars.push(("OSSGATE_ACCESS_KEY_SECRET".into(), String::new()));
+        vars.push(("OSSGATE_SECURITY_TOKEN".into(), String::new()));
+        let sources = ConfigSources {
+            env: vars,
+            ..ConfigSources::default()
+        };
+        assert_eq!(sources.unknown_env_warnings(), Vec::<String>::new());
     }
 }

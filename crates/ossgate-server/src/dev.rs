@@ -39,7 +39,7 @@ use tower::Service;
 use zeroize::Zeroizing;
 
 use crate::app::AppState;
-use crate::config::{ConfigSources, Mode, ServerConfig, DEFAULT_CALLBACK_PATH};
+use crate::config::{ConfigErrors, ConfigSources, Mode, ServerConfig, DEFAULT_CALLBACK_PATH};
 use crate::db::Database;
 use crate::error::ServerError;
 
@@ -117,14 +117,14 @@ impl DevServer {
             ("--emulator-listen", options.emulator_listen),
         ] {
             if !address.ip().is_loopback() {
-                return Err(ServerError::Io {
-                    context: format!(
-                        "{flag} {address}: ossgate dev listens on loopback addresses only, \
-                         because its credentials are not secret; use 127.0.0.1, or run \
-                         `ossgate serve` for a real deployment"
+                return Err(ServerError::Config(ConfigErrors::single(
+                    flag,
+                    format!(
+                        "{address} is not a loopback address: ossgate dev listens on loopback \
+                         addresses only, because its credentials are not secret; use \
+                         127.0.0.1, or run `ossgate serve` for a real deployment"
                     ),
-                    source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-                });
+                )));
             }
         }
         let secrets = load_or_create_secrets(&options.data_dir)?;

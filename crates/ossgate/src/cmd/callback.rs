@@ -69,8 +69,10 @@ pub struct VerifyArgs {
     /// own key URLs (3 s timeout, 16 KiB limit, no redirects).
     #[arg(long, conflicts_with = "public_key")]
     fetch: bool,
-    /// Also trust key URLs under this prefix, such as http://127.0.0.1:9000/
-    /// for a local emulator. Can be repeated.
+    /// Also trust key URLs under this prefix, such as
+    /// http://127.0.0.1:9000/callback_pub_key_v1.pem for a local emulator's
+    /// key. Name the key's own path: a prefix that covers the bucket would
+    /// trust keys that uploaders put there. Can be repeated.
     #[arg(long, value_name = "URL_PREFIX", conflicts_with = "public_key")]
     trust_prefix: Vec<String>,
 }

@@ -102,7 +102,13 @@ pub enum ConfigCommand {
 }
 
 impl CommonArgs {
-    fn sources(&self) -> ConfigSources {
+    /// Collects the settings sources: the file, the process environment and
+    /// these flags.
+    ///
+    /// # Errors
+    ///
+    /// `--content-types` has a blank entry or is blank.
+    fn sources(&self) -> anyhow::Result<ConfigSources> {
         let mut sources = ConfigSources::from_process_env(self.config.clone());
         if let Some(lifetime) = self.token_lifetime {
             sources.set("upload.token_lifetime", to_toml_integer(lifetime));
@@ -111,23 +117,29 @@ impl CommonArgs {
             sources.set("upload.max_size", to_toml_integer(max_size));
         }
         if let Some(types) = &self.content_types {
-            let types: Vec<String> = types
-                .iter()
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-                .collect();
+            // An empty list allows every content type, so a blank flag or a
+            // stray comma must not silently become one.
+            let types: Vec<String> = types.iter().map(|value| value.trim().to_owned()).collect();
+            if types.iter().any(String::is_empty) {
+                anyhow::bail!(
+                    "invalid --content-types {:?} for upload.content_types: an entry is blank; \
+                     list the allowed types comma-separated, e.g. \"image/png,image/jpeg\", or \
+                     leave out the flag to allow any type",
+                    types.join(",")
+                );
+            }
             sources.set("upload.content_types", types);
         }
         if let Some(version) = &self.signature_version {
             sources.set("oss.signature_version", version.clone());
         }
-        sources
+        Ok(sources)
     }
 }
 
 impl ServeArgs {
-    fn sources(&self) -> ConfigSources {
-        let mut sources = self.common.sources();
+    fn sources(&self) -> anyhow::Result<ConfigSources> {
+        let mut sources = self.common.sources()?;
         if let Some(listen) = self.listen {
             sources.set("listen", listen.to_string());
         }
@@ -143,7 +155,7 @@ impl ServeArgs {
                 sources.set(path, value.clone());
             }
         }
-        sources
+        Ok(sources)
     }
 }
 
@@ -163,7 +175,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.common.log_format);
     let defaults = DevOptions::default();
-    let sources = args.common.sources();
+    let sources = args.common.sources()?;
+    for warning in sources.unknown_env_warnings() {
+        tracing::warn!("{warning}");
+    }
 
     // Without --listen, `listen` from the file or OSSGATE_LISTEN applies, so
     // a bare `ossgate` can be moved off port 8080.
@@ -202,7 +217,11 @@ pub fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
 /// `ossgate serve`: the app server against real OSS.
 pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.common.log_format);
-    let config = match ServerConfig::load(&args.sources(), Mode::Serve) {
+    let sources = args.sources()?;
+    for warning in sources.unknown_env_warnings() {
+        tracing::warn!("{warning}");
+    }
+    let config = match ServerConfig::load(&sources, Mode::Serve) {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("error: {errors}");
@@ -238,19 +257,29 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// `ossgate config check`.
 pub fn run_config(command: ConfigCommand) -> anyhow::Result<ExitCode> {
     match command {
-        ConfigCommand::Check(args) => match ServerConfig::load(&args.sources(), Mode::Serve) {
-            Ok(config) => {
-                for warning in warnings(&config) {
-                    eprintln!("warning: {warning}");
-                }
-                print!("{}", config.describe());
-                Ok(ExitCode::SUCCESS)
+        ConfigCommand::Check(args) => {
+            let sources = args.sources()?;
+            for warning in sources.unknown_env_warnings() {
+                eprintln!("warning: {warning}");
             }
-            Err(errors) => {
-                eprintln!("error: {errors}");
-                Ok(ExitCode::from(1))
+            check_config(&sources)
+        }
+    }
+}
+
+fn check_config(sources: &ConfigSources) -> anyhow::Result<ExitCode> {
+    match ServerConfig::load(sources, Mode::Serve) {
+        Ok(config) => {
+            for warning in warnings(&config) {
+                eprintln!("warning: {warning}");
             }
-        },
+            print!("{}", config.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("error: {errors}");
+            Ok(ExitCode::from(1))
+        }
     }
 }
 
