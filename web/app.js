@@ -1109,7 +1109,11 @@
       title.target = "_blank";
       title.rel = "noopener noreferrer";
     }
-    const key = element("span", "upload__key", translate("file.object", { object }));
+    const key = element(
+      "span",
+      "upload__key",
+      translate("file.object", { object: withoutBidiControls(object) }),
+    );
     body.append(title, key, element("span", "upload__meta", uploadDetails(upload)));
     item.append(body);
     return item;
@@ -1120,11 +1124,21 @@
    * last segment of the object key.
    */
   function uploadName(upload) {
-    if (typeof upload.filename === "string" && upload.filename !== "") {
-      return upload.filename;
+    const recorded = typeof upload.filename === "string" ? withoutBidiControls(upload.filename) : "";
+    if (recorded.trim() !== "") {
+      return recorded;
     }
-    const segments = String(upload.object || "").split("/").filter((segment) => segment !== "");
-    return segments.length > 0 ? segments[segments.length - 1] : String(upload.object || "");
+    const object = withoutBidiControls(String(upload.object || ""));
+    const segments = object.split("/").filter((segment) => segment.trim() !== "");
+    return segments.length > 0 ? segments[segments.length - 1] : object;
+  }
+
+  /**
+   * Removes Unicode bidirectional text controls, which could make "abc\u202Etxt.exe" show as
+   * "abcexe.txt". The server rejects them in new names; keys and older records may hold them.
+   */
+  function withoutBidiControls(text) {
+    return text.replace(/[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, "");
   }
 
   /** Returns a short badge for files without a thumbnail: the extension, else the MIME subtype. */

@@ -26,7 +26,7 @@ use crate::error::ServerError;
 use crate::handlers;
 use crate::keys::KeyResolver;
 use crate::metrics::Metrics;
-use crate::middleware::{RequestLayer, RouteLayer};
+use crate::middleware::{RequestLayer, RouteLayer, REQUEST_ID};
 use crate::token::TokenIssuer;
 
 /// Everything a handler needs. Cheap to clone.
@@ -170,12 +170,14 @@ pub fn router(state: AppState) -> Router {
     Router::new().fallback_service(service)
 }
 
-/// CORS for the API: the configured origins, `Authorization` allowed, never
-/// credentials. No origins means no CORS headers (same-origin use only).
+/// CORS for the API: the configured origins, `Authorization` and
+/// `x-request-id` allowed, `x-request-id` readable, never credentials. No
+/// origins means no CORS headers (same-origin use only).
 fn cors_layer(origins: &[String]) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
+        .expose_headers([REQUEST_ID])
         .max_age(std::time::Duration::from_secs(600));
     if origins.iter().any(|origin| origin == "*") {
         return layer.allow_origin(AllowOrigin::any());

@@ -262,12 +262,13 @@ impl TokenIssuer {
         }
         let content_type = self.check_content_type(request.content_type.as_deref())?;
         if let Some(filename) = &request.filename {
-            if filename.len() > MAX_FILENAME_LEN || filename.chars().any(char::is_control) {
+            let unusable = |c: char| c.is_control() || is_bidi_control(c);
+            if filename.len() > MAX_FILENAME_LEN || filename.chars().any(unusable) {
                 return Err(ApiError::InvalidArgument {
                     name: "filename",
                     reason: format!(
-                        "give the file's name without control characters, at most \
-                         {MAX_FILENAME_LEN} bytes"
+                        "give the file's name without control characters or bidirectional \
+                         text controls (U+202E and the like), at most {MAX_FILENAME_LEN} bytes"
                     ),
                 });
             }
@@ -497,6 +498,16 @@ impl TokenIssuer {
             allowed: format!("{expected} (the declared value {reason})"),
         }
     }
+}
+
+/// Tells whether `c` is a Unicode bidirectional text control (the marks,
+/// embeddings, overrides and isolates of UAX #9). In a file name they can
+/// make `abc\u{202E}txt.exe` display as `abcexe.txt`.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// Parses `value` as an RFC 7231 media type,
@@ -810,6 +821,38 @@ mod tests {
             .unwrap();
         let ticket = ticket_of(&issuer, unnamed.fields.get("callback").unwrap());
         assert_eq!(ticket.filename, None);
+    }
+
+    #[test]
+    fn filename_with_bidi_control_is_rejected() {
+        let issuer = issuer("unique");
+        for name in [
+            "abc\u{202E}txt.exe",
+            "a\u{2066}b.png",
+            "a\u{200F}.png",
+            "a\nb.png",
+        ] {
+            let request = TokenRequest {
+                filename: Some(name.to_owned()),
+                ..TokenRequest::default()
+            };
+            let error = issuer.issue("alice", &request, Utc::now()).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    ApiError::InvalidArgument {
+                        name: "filename",
+                        ..
+                    }
+                ),
+                "{name:?} gave {error:?}"
+            );
+        }
+        let request = TokenRequest {
+            filename: Some("עברית و عربي.png".to_owned()),
+            ..TokenRequest::default()
+        };
+        assert!(issuer.issue("alice", &request, Utc::now()).is_ok());
     }
 
     #[test]

@@ -1073,6 +1073,28 @@ async fn cors_allows_only_configured_origins() {
     assert!(!allowed
         .headers
         .contains_key("access-control-allow-credentials"));
+    let allowed_headers = allowed.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    assert!(
+        allowed_headers.contains("x-request-id"),
+        "{allowed_headers}"
+    );
     let denied = app.send(preflight("https://evil.example.com")).await;
     assert!(!denied.headers.contains_key("access-control-allow-origin"));
+
+    // A page on the allowed origin can read the request id of an answer.
+    let limits = app
+        .send(
+            axum::http::Request::get("/api/limits")
+                .header("origin", "https://app.example.com")
+                .header("authorization", format!("Bearer {ALICE_TOKEN}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        limits.headers["access-control-expose-headers"],
+        "x-request-id"
+    );
 }
