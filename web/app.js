@@ -1044,6 +1044,12 @@
       uploads.error = null;
     } catch (error) {
       uploads.error = error;
+      if (error.status === 401 || error.status === 403) {
+        // The list belongs to the token that loaded it. Without a valid token it must not stay
+        // on screen, for example on a shared computer after someone saved a wrong token.
+        uploads.items = [];
+        uploads.next = null;
+      }
     }
 
     uploads.loading = false;

@@ -921,6 +921,19 @@ async fn bearer_scenario(harness: &mut Harness) -> Result<()> {
         "the token was not kept across a reload"
     );
     harness.screenshot("02-uploaded-with-token").await?;
+
+    // A wrong token replaces the user's list with the error.
+    let input = harness.client.find(Locator::Css("#auth-token")).await?;
+    input.clear().await?;
+    input.send_keys("not-a-valid-token-0000").await?;
+    harness.click("#auth-save").await?;
+    harness
+        .wait_for_script(
+            "return document.querySelector('#uploads-list li.upload') ? null : true;",
+            Duration::from_secs(10),
+        )
+        .await?;
+    assert_eq!(harness.listed_uploads().await?, Vec::<String>::new());
     Ok(())
 }
 
