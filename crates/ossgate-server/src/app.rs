@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -40,6 +40,8 @@ struct Inner {
     keys: KeyResolver,
     db: Database,
     metrics: Arc<Metrics>,
+    /// The security headers of every page file, built once from the bucket URL.
+    page_headers: [(HeaderName, HeaderValue); 5],
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
         })?;
         Ok(Self(Arc::new(Inner {
             issuer: TokenIssuer::new(&config),
+            page_headers: crate::web::security_headers(&config.bucket_url),
             config,
             auth,
             keys,
@@ -108,6 +111,11 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// Returns the headers to send with every page file.
+    pub fn page_headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.0.page_headers
     }
 }
 

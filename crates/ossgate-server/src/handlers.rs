@@ -329,8 +329,8 @@ pub async fn static_file(
                 HeaderValue::from_static(asset.content_type),
             );
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            for (name, value) in web::security_headers(&state.config().bucket_url) {
-                headers.insert(name, value);
+            for (name, value) in state.page_headers() {
+                headers.insert(name.clone(), value.clone());
             }
             if method == Method::HEAD {
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(asset.body.len()));
