@@ -641,7 +641,7 @@ fn closest_env_name(name: &str) -> Option<&'static str> {
     let suffix = name.strip_prefix("OSSGATE_").unwrap_or(name);
     let max_distance = if suffix.len() > 12 { 3 } else { 2 };
     let nearest = known_env_names()
-        .map(|known| (edit_distance(name, known), known))
+        .map(|known| (strsim::levenshtein(name, known), known))
         .min_by_key(|(distance, _)| *distance)
         .filter(|(distance, _)| *distance <= max_distance)
         .map(|(_, known)| known);
@@ -657,21 +657,6 @@ fn closest_env_name(name: &str) -> Option<&'static str> {
         let known_words: Vec<&str> = known["OSSGATE_".len()..].split('_').collect();
         words.iter().all(|word| known_words.contains(word))
     })
-}
-
-/// Computes the Levenshtein distance between two strings, in characters.
-fn edit_distance(left: &str, right: &str) -> usize {
-    let right: Vec<char> = right.chars().collect();
-    let mut previous: Vec<usize> = (0..=right.len()).collect();
-    for (i, left_char) in left.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, right_char) in right.iter().enumerate() {
-            let substitution = previous[j] + usize::from(left_char != *right_char);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[right.len()]
 }
 
 fn insert_path(table: &mut Table, path: &str, value: Value) {
@@ -933,10 +918,10 @@ impl ServerConfig {
                     "callback.trusted_key_url_prefixes",
                     format!(
                         "prefix {prefix:?} overlaps the bucket URL {bucket_url:?}, addressed \
-                         path-style or virtual-hosted: uploaders can write objects there, so anyone could upload an RSA public key and forge \
-                         callbacks signed with it. Trust only the URL of the key itself, on a \
-                         path no upload can reach, e.g. \"{EXAMPLE_KEY_URL_PREFIX}\" for a local \
-                         emulator"
+                         path-style or virtual-hosted: uploaders can write objects there, so \
+                         anyone could upload an RSA public key and forge callbacks signed with \
+                         it. Trust only the URL of the key itself, on a path no upload can \
+                         reach, e.g. \"{EXAMPLE_KEY_URL_PREFIX}\" for a local emulator"
                     ),
                 );
             }
