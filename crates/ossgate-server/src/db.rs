@@ -449,6 +449,25 @@ mod tests {
         assert!(db.get("bob", 6).await.unwrap().is_some());
     }
 
+    /// Creates a database at `path` with only the first `migrations`
+    /// migrations applied, and runs `insert` with a fixed time bound to its
+    /// one parameter.
+    async fn create_old_database(path: &std::path::Path, migrations: usize, insert: &str) {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.migrations = migrator.migrations[..migrations].to_vec().into();
+        migrator.run(&pool).await.unwrap();
+        sqlx::query(insert)
+            .bind("2026-12-04T09:00:00Z".parse::<DateTime<Utc>>().unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+
     #[tokio::test]
     async fn upgrade_keeps_rows_and_allows_reuploads() {
         let dir = tempfile::tempdir().unwrap();
@@ -456,25 +475,14 @@ mod tests {
 
         // A database created by the first migration only, with a row recorded
         // before callbacks had to carry a request id.
-        {
-            let options = SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let pool = SqlitePool::connect_with(options).await.unwrap();
-            let mut first_only = sqlx::migrate!("./migrations");
-            first_only.migrations = first_only.migrations[..1].to_vec().into();
-            first_only.run(&pool).await.unwrap();
-            sqlx::query(
-                "INSERT INTO uploads (id, bucket, object, size, etag, mime_type, user_id, \
-                 token_id, oss_request_id, created_at) \
-                 VALUES (7, 'b', 'a.txt', 11, 'E', 'text/plain', 'alice', 't1', NULL, ?)",
-            )
-            .bind("2026-12-04T09:00:00Z".parse::<DateTime<Utc>>().unwrap())
-            .execute(&pool)
-            .await
-            .unwrap();
-            pool.close().await;
-        }
+        create_old_database(
+            &path,
+            1,
+            "INSERT INTO uploads (id, bucket, object, size, etag, mime_type, user_id, \
+             token_id, oss_request_id, created_at) \
+             VALUES (7, 'b', 'a.txt', 11, 'E', 'text/plain', 'alice', 't1', NULL, ?)",
+        )
+        .await;
 
         let db = Database::open(&path).await.unwrap();
         let kept = db
@@ -501,26 +509,15 @@ mod tests {
 
         // A database created by the migrations before the `filename` column,
         // with a row recorded then.
-        {
-            let options = SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let pool = SqlitePool::connect_with(options).await.unwrap();
-            let mut before_filename = sqlx::migrate!("./migrations");
-            before_filename.migrations = before_filename.migrations[..2].to_vec().into();
-            before_filename.run(&pool).await.unwrap();
-            sqlx::query(
-                "INSERT INTO uploads (id, bucket, object, size, etag, mime_type, user_id, \
-                 token_id, oss_request_id, created_at) \
-                 VALUES (3, 'b', 'uploads/alice/2026-12-04/0f6c1f7e.png', 11, 'E', \
-                 'image/png', 'alice', 't1', 'r-old', ?)",
-            )
-            .bind("2026-12-04T09:00:00Z".parse::<DateTime<Utc>>().unwrap())
-            .execute(&pool)
-            .await
-            .unwrap();
-            pool.close().await;
-        }
+        create_old_database(
+            &path,
+            2,
+            "INSERT INTO uploads (id, bucket, object, size, etag, mime_type, user_id, \
+             token_id, oss_request_id, created_at) \
+             VALUES (3, 'b', 'uploads/alice/2026-12-04/0f6c1f7e.png', 11, 'E', \
+             'image/png', 'alice', 't1', 'r-old', ?)",
+        )
+        .await;
 
         let db = Database::open(&path).await.unwrap();
         let old = db
