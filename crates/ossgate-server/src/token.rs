@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use crate::config::{version_name, KeyStrategy, ServerConfig};
 use crate::error::ApiError;
-use crate::ticket::{truncate_filename, Ticket, TicketKey, TicketScope};
+use crate::ticket::{Ticket, TicketKey, TicketScope};
 
 /// The initial capacity of a token's JSON: a V4 token is about 3 KB, and
 /// growing a small buffer to that size costs several copies per request.
@@ -384,7 +384,8 @@ impl TokenIssuer {
             scope,
             expires: expiration.timestamp(),
             token_id: token_id.clone(),
-            filename: filename.map(|name| truncate_filename(name).to_owned()),
+            // `seal` cuts a long name to the ticket limit.
+            filename: filename.map(str::to_owned),
         });
         let callback = CallbackParam {
             urls: vec![self.callback_url.clone()],
