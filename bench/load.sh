@@ -2,10 +2,11 @@
 # Load test of the app server's token and callback endpoints, with a bare
 # hyper server returning a fixed 600-byte JSON body as the ceiling, all in one
 # run on this machine. Every server listens on 127.0.0.1 and is stopped at
-# the end. A third server, the same bare hyper server answering each request
-# with a newly issued upload token, shows the token's own cost without
-# routing, middleware or logging. Besides wrk's requests/s and latency, it reports each server's CPU
-# time per request and the system (kernel) part of it, from /proc/<pid>/stat.
+# the end. A third server, the same bare hyper server responding to each
+# request with a newly issued upload token, shows the token's own cost
+# without routing, middleware or logging. Besides wrk's requests/s and
+# latency, it reports each server's CPU time per request and the system
+# (kernel) part of it, from /proc/<pid>/stat.
 # Other load on the machine disturbs these less than requests/s. /healthz
 # shows the cost of the routing and middleware stack alone.
 #

@@ -1,7 +1,7 @@
 //! The token work alone, for `bench/load.sh`: a bare hyper server like
-//! `bare.rs` that answers every request with a newly issued upload token for
-//! `photo.png` (120,000 bytes, `image/png`), with no routing, middleware,
-//! authentication or logging. Between the ceiling and the full app server,
+//! `bare.rs` that responds to every request with a newly issued upload token
+//! for `photo.png` (120,000 bytes, `image/png`), with no routing,
+//! middleware, authentication or logging. Between the ceiling and the full app server,
 //! it shows how much of the gap the token itself costs.
 //!
 //! The settings mirror `ossgate dev`'s: V4, server-chosen keys, no

@@ -298,7 +298,7 @@ impl DevServer {
     }
 }
 
-/// Answers every request but a callback with [`shutting_down`] once the
+/// Rejects every request but a callback with [`shutting_down`] once the
 /// emulator drains, so that no new upload starts while the callbacks of
 /// uploads in flight still reach the app server.
 #[derive(Clone)]

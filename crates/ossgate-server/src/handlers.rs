@@ -289,8 +289,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Answers a request to a route that does not take its method with a JSON
-/// 405. axum adds the `Allow` header after this returns, and the request
+/// Returns the JSON 405 for a request to a route that does not take its
+/// method. axum adds the `Allow` header after this returns, and the request
 /// middleware then adds the allowed methods to the message.
 pub async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
     let path = uri.path().to_owned();

@@ -1083,7 +1083,7 @@ async fn cors_allows_only_configured_origins() {
     let denied = app.send(preflight("https://evil.example.com")).await;
     assert!(!denied.headers.contains_key("access-control-allow-origin"));
 
-    // A page on the allowed origin can read the request id of an answer.
+    // A page on the allowed origin can read the request id of a response.
     let limits = app
         .send(
             axum::http::Request::get("/api/limits")
